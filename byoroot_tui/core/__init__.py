@@ -1,0 +1,1 @@
+"""The domain core: plain Python over `cryptography`. Never imports textual or rich."""

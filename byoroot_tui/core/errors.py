@@ -1,0 +1,32 @@
+"""One exception family. Its message is exactly what the officer reads: one line, no secrets."""
+
+from __future__ import annotations
+
+
+class ByorootError(Exception):
+    """Something was refused or failed. ``str(err)`` is a single line meant for the officer."""
+
+    def __init__(self, message: str) -> None:
+        # One line, always: a multi-line reason would let hostile text spoof output.
+        message = " ".join(str(message).split())
+        super().__init__(message)
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class InputRefused(ByorootError):
+    """A file given to us (CSR, root certificate, root key, passphrase) was refused."""
+
+
+class PolicyRefused(ByorootError):
+    """The request is well formed but issuing it would break a rule."""
+
+
+class ExportFailed(ByorootError):
+    """The certificate could not be written to the medium; nothing partial was left."""
+
+
+class VerifyFailed(ByorootError):
+    """A certificate did not pass `verify`."""

@@ -1,0 +1,263 @@
+"""The issuing pipeline: plan → TBS → sign with the root signer → assemble → verify.
+
+The certificate is built from the profile, never from the CSR's wishes: subject and public
+key come from the CSR; CA-ness, path length, key usage, validity come from the profile.
+The TBS is produced once, by signing with a throwaway key of the root's algorithm; the root
+signer (file or HSM) then signs exactly those bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from byoroot_tui.core import der
+from byoroot_tui.core.csr import CsrInfo
+from byoroot_tui.core.errors import ByorootError, PolicyRefused
+from byoroot_tui.core.extensions import ExtensionInfo, describe_extensions, oid_name, render_value
+from byoroot_tui.core.findings import Finding, refusals
+from byoroot_tui.core.profiles import Profile
+from byoroot_tui.core.root import RootCA, iso, utcnow
+from byoroot_tui.core.signer import RootSigner, check_signer_matches
+from byoroot_tui.core.text import safe_text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Exactly what will be issued, before the root key is touched."""
+
+    csr: CsrInfo
+    profile: Profile
+    root: RootCA
+    serial: int
+    not_before: datetime
+    not_after: datetime
+    hash_algorithm: hashes.HashAlgorithm | None
+    signature_algorithm: str  # display name, e.g. sha512WithRSAEncryption
+    extensions: list[ExtensionInfo]
+    tbs: bytes
+    signature_algorithm_der: bytes
+    subject_text: str
+    issuer_text: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.message for f in self.findings if f.severity == "warn"]
+
+    @property
+    def serial_hex(self) -> str:
+        return serial_hex(self.serial)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "subject": self.subject_text,
+            "issuer": self.issuer_text,
+            "serial": self.serial_hex,
+            "not_before": iso(self.not_before),
+            "not_after": iso(self.not_after),
+            "signature_algorithm": self.signature_algorithm,
+            "extensions": [e.as_dict() for e in self.extensions],
+            "profile": self.profile.name,
+            "csr_sha256": self.csr.sha256,
+            "root_sha256": self.root.sha256,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class Issued:
+    plan: Plan
+    certificate: x509.Certificate
+    der: bytes
+    pem: bytes
+    sha256: str  # lowercase hex of the DER
+
+    def as_dict(self) -> dict[str, object]:
+        out = self.plan.as_dict()
+        out["sha256"] = self.sha256
+        return out
+
+
+def serial_hex(serial: int) -> str:
+    text = f"{serial:x}"
+    return text if len(text) % 2 == 0 else "0" + text
+
+
+def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
+    """What the profile does with each extension the CSR requests, as findings."""
+    findings: list[Finding] = []
+    issued = {
+        x509.BasicConstraints.oid: render_value(profile.basic_constraints()),
+        x509.KeyUsage.oid: render_value(profile.key_usage_extension()),
+    }
+    for ext in csr.csr.extensions:
+        name = safe_text(oid_name(ext.oid))
+        treatment = profile.treatment(ext.oid)
+        if treatment == "overridden":
+            want = issued.get(ext.oid)
+            if want is None or render_value(ext.value) == want:
+                findings.append(Finding("info", "request.overridden", f"requested {name} is set by the profile"))
+            else:
+                asked = safe_text(render_value(ext.value), 200)
+                findings.append(
+                    Finding("warn", "request.overridden",
+                            f"the CSR requests {name} {asked}; the profile issues {want}")
+                )
+        else:
+            findings.append(
+                Finding("warn", "request.ignored", f"the CSR requests {name}; it is ignored (the profile decides extensions)")
+            )
+    return findings
+
+
+_throwaway: dict[str, object] = {}
+
+
+def _throwaway_key(root_public_key: object) -> object:
+    """A key of the root's algorithm, used only to produce the TBS (and a lint certificate)."""
+    if isinstance(root_public_key, rsa.RSAPublicKey):
+        kind = "rsa"
+    elif isinstance(root_public_key, ec.EllipticCurvePublicKey):
+        kind = "ec"
+    elif isinstance(root_public_key, ed25519.Ed25519PublicKey):
+        kind = "ed25519"
+    else:
+        raise PolicyRefused("the root key type is not supported")
+    if kind not in _throwaway:
+        if kind == "rsa":
+            _throwaway[kind] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif kind == "ec":
+            _throwaway[kind] = ec.generate_private_key(ec.SECP256R1())
+        else:
+            _throwaway[kind] = ed25519.Ed25519PrivateKey.generate()
+    return _throwaway[kind]
+
+
+def make_plan(
+    csr: CsrInfo,
+    profile: Profile,
+    root: RootCA,
+    now: datetime | None = None,
+    serial: int | None = None,
+) -> Plan:
+    """Decide the certificate. Raises `PolicyRefused` with the first reason it cannot be issued."""
+    blocking = refusals(csr.findings)
+    if blocking:
+        raise PolicyRefused(f"refused: {blocking[0].message}")
+    if csr.spki == root.spki:
+        raise PolicyRefused("refused: the CSR carries the root's own public key")
+
+    now = now or utcnow()
+    findings = [f for f in csr.findings if f.severity != "refuse"]
+    findings += review_request(csr, profile)
+
+    not_before = max(now - timedelta(minutes=profile.backdate_minutes), root.not_before)
+    not_after = now + timedelta(days=profile.validity_days)
+    if not_after > root.not_after:
+        if not profile.cap_to_issuer:
+            raise PolicyRefused(
+                f"refused: the validity would end {iso(not_after)}, after the root's notAfter {iso(root.not_after)}"
+            )
+        findings.append(
+            Finding("warn", "validity.capped",
+                    f"validity capped to the root's notAfter {iso(root.not_after)} "
+                    f"(the profile asks for {profile.validity_days} days, to {iso(not_after)})")
+        )
+        not_after = root.not_after
+    if not_after <= not_before:
+        raise PolicyRefused("refused: the root expires too soon to issue anything")
+
+    serial = serial if serial is not None else x509.random_serial_number()
+    hash_algorithm = profile.hash_for(root.public_key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(root.cert.subject)
+        .public_key(csr.public_key)  # type: ignore[arg-type]
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(profile.basic_constraints(), critical=True)
+        .add_extension(profile.key_usage_extension(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key), critical=False)  # type: ignore[arg-type]
+        .add_extension(
+            x509.AuthorityKeyIdentifier(root.key_identifier, None, None), critical=False
+        )
+    )
+    try:
+        lint_cert = builder.sign(_throwaway_key(root.public_key), hash_algorithm)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise PolicyRefused(f"refused: the certificate cannot be built ({safe_text(str(exc), 120)})") from None
+    lint_der = lint_cert.public_bytes(serialization.Encoding.DER)
+    parts = der.split_certificate(lint_der)
+    if parts.issuer != root.raw_subject:
+        raise PolicyRefused("refused: the root's subject cannot be reproduced byte for byte as the issuer")
+    if parts.subject != csr.raw_subject:
+        raise PolicyRefused("refused: the CSR's subject cannot be reproduced byte for byte (non-DER encoding?)")
+    if parts.spki != csr.spki:
+        raise PolicyRefused("refused: the CSR's public key cannot be reproduced byte for byte")
+
+    return Plan(
+        csr=csr,
+        profile=profile,
+        root=root,
+        serial=serial,
+        not_before=not_before,
+        not_after=not_after,
+        hash_algorithm=hash_algorithm,
+        signature_algorithm=oid_name(lint_cert.signature_algorithm_oid),
+        extensions=describe_extensions(lint_cert.extensions),
+        tbs=parts.tbs,
+        signature_algorithm_der=parts.signature_algorithm,
+        subject_text=csr.subject_text,
+        issuer_text=root.subject_text,
+        findings=findings,
+    )
+
+
+def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
+    """Sign the planned TBS with the root signer, assemble, and prove the result is right."""
+    check_signer_matches(signer, plan.root)
+    try:
+        signature = signer.sign(plan.tbs, plan.hash_algorithm)
+    except ByorootError:
+        raise
+    except Exception:
+        raise ByorootError("the root signer failed to sign") from None
+    cert_der = der.assemble_certificate(plan.tbs, plan.signature_algorithm_der, signature)
+    cert = verify_issued(cert_der, plan)
+    return Issued(
+        plan=plan,
+        certificate=cert,
+        der=cert_der,
+        pem=cert.public_bytes(serialization.Encoding.PEM),
+        sha256=hashlib.sha256(cert_der).hexdigest(),
+    )
+
+
+def verify_issued(cert_der: bytes, plan: Plan) -> x509.Certificate:
+    """Post-signing checks, before anything is written. Raises `ByorootError` on any failure."""
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+    except Exception:
+        raise ByorootError("the signed certificate does not parse") from None
+    try:
+        cert.verify_directly_issued_by(plan.root.cert)
+    except Exception:
+        raise ByorootError("the new certificate's signature does not verify with the root certificate") from None
+    parts = der.split_certificate(cert_der)
+    if parts.tbs != plan.tbs:
+        raise ByorootError("the signed TBS differs from the planned one")
+    if parts.issuer != plan.root.raw_subject:
+        raise ByorootError("the issuer is not the root's subject byte for byte")
+    if parts.subject != plan.csr.raw_subject:
+        raise ByorootError("the subject is not the CSR's")
+    if parts.spki != plan.csr.spki:
+        raise ByorootError("the public key is not the CSR's")
+    return cert

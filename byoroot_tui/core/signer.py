@@ -1,0 +1,143 @@
+"""Root signers: whatever holds the root key signs TBS bytes and nothing else.
+
+`FileSigner` wraps a key loaded from a PEM/DER file. An HSM signer (PKCS#11) implements the
+same protocol, so the issuing pipeline has one code path for both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from byoroot_tui.core.errors import ByorootError, InputRefused
+from byoroot_tui.core.files import read_input_file
+from byoroot_tui.core.keys import key_problem, spki_der
+from byoroot_tui.core.root import RootCA
+from byoroot_tui.core.text import safe_text
+
+MAX_PASSPHRASE_BYTES = 4096
+_BEGIN = re.compile(rb"-----BEGIN ([^\r\n-]{0,80})-----")
+
+# A passphrase source is asked only when the key turns out to be encrypted. It returns the
+# passphrase as a bytearray (which the loader wipes after use) or None when there is none.
+PassphraseSource = Callable[[], bytearray | None]
+
+
+class RootSigner(Protocol):
+    def public_key(self) -> object: ...
+
+    def sign(self, tbs: bytes, hash_algorithm: hashes.HashAlgorithm | None) -> bytes:
+        """Signature over ``tbs`` in X.509 form (ECDSA: DER Ecdsa-Sig-Value)."""
+        ...
+
+    def close(self) -> None:
+        """Drop the key. Signing after close is an error."""
+        ...
+
+
+SupportedKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+class FileSigner:
+    def __init__(self, key: SupportedKey) -> None:
+        self._key: SupportedKey | None = key
+
+    def public_key(self) -> object:
+        if self._key is None:
+            raise ByorootError("the root key has already been dropped")
+        return self._key.public_key()
+
+    def sign(self, tbs: bytes, hash_algorithm: hashes.HashAlgorithm | None) -> bytes:
+        key = self._key
+        if key is None:
+            raise ByorootError("the root key has already been dropped")
+        if isinstance(key, rsa.RSAPrivateKey):
+            assert hash_algorithm is not None
+            return key.sign(tbs, padding.PKCS1v15(), hash_algorithm)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            assert hash_algorithm is not None
+            return key.sign(tbs, ec.ECDSA(hash_algorithm))
+        return key.sign(tbs)
+
+    def close(self) -> None:
+        self._key = None
+
+    def __enter__(self) -> FileSigner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_passphrase_file(path: str | os.PathLike[str]) -> bytearray:
+    """The first line of a passphrase file (trailing CR/LF removed), as a wipeable bytearray."""
+    data = bytearray(read_input_file(path, "passphrase file", cap=MAX_PASSPHRASE_BYTES))
+    end = data.find(b"\n")
+    if end != -1:
+        del data[end:]
+    if data.endswith(b"\r"):
+        del data[-1:]
+    if not data:
+        raise InputRefused("the passphrase file is empty")
+    return data
+
+
+def wipe(buf: bytearray | None) -> None:
+    if buf is not None:
+        buf[:] = b"\x00" * len(buf)
+
+
+def _label_problem(data: bytes, label: str) -> None:
+    if b"-----BEGIN" not in data:
+        return
+    labels = [m.group(1).decode("ascii", "replace").strip() for m in _BEGIN.finditer(data)]
+    if len(labels) != 1:
+        raise InputRefused(f"{label} holds {len(labels)} PEM blocks; give exactly one private key")
+    if "PRIVATE KEY" not in labels[0]:
+        raise InputRefused(f"{label} holds a PEM block of type {safe_text(labels[0], 40)!r}, not a private key")
+
+
+def _load(data: bytes, password: bytes | bytearray | None) -> object:
+    if b"-----BEGIN" in data:
+        return serialization.load_pem_private_key(data, password)
+    return serialization.load_der_private_key(data, password)
+
+
+def load_root_key(path: str | os.PathLike[str], passphrase: PassphraseSource | None = None) -> FileSigner:
+    """Load a root private key (PEM or DER, PKCS#8 or traditional, encrypted or not)."""
+    label = f"root key {safe_text(Path(path).name)!r}"
+    data = read_input_file(path, "root key")
+    _label_problem(data, label)
+    try:
+        key = _load(data, None)
+    except TypeError:  # encrypted, and we gave no passphrase
+        secret = passphrase() if passphrase else None
+        if not secret:
+            raise InputRefused(f"{label} is encrypted and no passphrase was given") from None
+        try:
+            key = _load(data, secret)
+        except Exception:
+            raise InputRefused(f"wrong passphrase for {label} (or the key file is damaged)") from None
+        finally:
+            wipe(secret)
+    except Exception:
+        raise InputRefused(f"{label} is not a private key (PEM or DER, PKCS#8 or traditional)") from None
+    finally:
+        data = b""
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        raise InputRefused(f"{label}: this key type is not supported (use RSA, ECDSA or Ed25519)")
+    problem = key_problem(key.public_key())
+    if problem:
+        raise InputRefused(f"{label}: {problem}")
+    return FileSigner(key)
+
+
+def check_signer_matches(signer: RootSigner, root: RootCA) -> None:
+    if spki_der(signer.public_key()) != root.spki:
+        raise InputRefused("the root key does not match the root certificate's public key")
