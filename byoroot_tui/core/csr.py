@@ -94,6 +94,8 @@ def _refuse(name: str, reason: str) -> InputRefused:
 def _pem_to_der(data: bytes, name: str) -> tuple[bytes, bool]:
     """DER of the one PEM block, and whether the file had other text around it (RFC 7468 allows it)."""
     labels = [m.group(1).decode("ascii", "replace").strip() for m in _PEM_BEGIN.finditer(data)]
+    if len(labels) != data.count(b"-----BEGIN"):
+        raise _refuse(name, "has a malformed PEM BEGIN line")
     if len(labels) > 1:
         if all(label in CSR_LABELS for label in labels):
             raise _refuse(name, f"holds {len(labels)} certificate requests; exactly one per file is allowed")

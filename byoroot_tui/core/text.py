@@ -20,16 +20,14 @@ def has_control_chars(value: str) -> bool:
 
 
 def safe_text(value: str, limit: int | None = None) -> str:
-    r"""Escape everything non-printable as ``\xNN``/``\uNNNN``; backslashes are doubled.
+    r"""Escape everything non-printable as ``\xNN``/``\uNNNN``.
 
     The result has no control, format or bidi characters, so it can go to any terminal.
     ``limit`` truncates (after escaping) and says so.
     """
     out: list[str] = []
     for ch in value:
-        if ch == "\\":
-            out.append("\\\\")
-        elif is_unsafe_char(ch):
+        if is_unsafe_char(ch):
             code = ord(ch)
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
         else:
