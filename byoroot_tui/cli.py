@@ -151,6 +151,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from byoroot_tui.core.profiles import get_profile
     from byoroot_tui.core.root import iso, load_root
     from byoroot_tui.core.signer import load_root_key
+    from byoroot_tui.core.text import safe_text
 
     profile = get_profile(args.profile)
     csr = load_csr(args.csr)
@@ -170,7 +171,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     out = [f"Issued {CERT_NAME} with profile {profile.name}"]
     out += [_line("Subject:", plan.subject_text), _line("Issuer:", plan.issuer_text)]
     out += [_line("Serial:", plan.serial_hex), _line("Not before:", iso(plan.not_before)), _line("Not after:", iso(plan.not_after))]
-    out += [_line("Signature:", plan.signature_algorithm), _line("CSR SHA-256:", csr.sha256), _line("Written to:", path)]
+    out += [_line("Signature:", plan.signature_algorithm), _line("CSR SHA-256:", csr.sha256), _line("Written to:", safe_text(str(path)))]
     for w in plan.warnings:
         out.append(f"WARNING: {w}")
     out += ["", "SHA-256 fingerprint of the certificate (DER):", "", grouped_hex(issued.sha256, per_line=8), ""]
