@@ -21,6 +21,7 @@ from byoroot_tui.core.csr import CsrInfo
 from byoroot_tui.core.errors import ByorootError, PolicyRefused
 from byoroot_tui.core.extensions import ExtensionInfo, describe_extensions, oid_name, render_value
 from byoroot_tui.core.findings import Finding, refusals
+from byoroot_tui.core.keys import spki_der
 from byoroot_tui.core.profiles import Profile
 from byoroot_tui.core.root import RootCA, iso, utcnow
 from byoroot_tui.core.signer import RootSigner, check_signer_matches
@@ -116,6 +117,10 @@ def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
     return findings
 
 
+# When capping to the root's notAfter leaves less than this (or less than the profile asks
+# for, if that is shorter), issuing is refused: such an intermediate is useless.
+MIN_CAPPED_VALIDITY = timedelta(days=30)
+
 _throwaway: dict[str, object] = {}
 
 
@@ -153,8 +158,10 @@ def make_plan(
     blocking = refusals(csr.findings)
     if blocking:
         raise PolicyRefused(f"refused: {blocking[0].message}")
-    if csr.spki == root.spki:
+    if spki_der(csr.public_key) == root.spki:  # normalised: a compressed EC point is the same key
         raise PolicyRefused("refused: the CSR carries the root's own public key")
+    if csr.subject == root.cert.subject:
+        raise PolicyRefused("refused: the CSR's subject is the root's own subject; an intermediate needs a distinct name")
 
     now = now or utcnow()
     findings = [f for f in csr.findings if f.severity != "refuse"]
@@ -173,8 +180,20 @@ def make_plan(
                     f"(the profile asks for {profile.validity_days} days, to {iso(not_after)})")
         )
         not_after = root.not_after
+        shortest = min(MIN_CAPPED_VALIDITY, timedelta(days=profile.validity_days))
+        if not_after - now < shortest:
+            raise PolicyRefused(
+                f"refused: the root expires {iso(root.not_after)}, leaving the intermediate less than "
+                f"{shortest.days} days of validity"
+            )
     if not_after <= not_before:
         raise PolicyRefused("refused: the root expires too soon to issue anything")
+    if root.path_length is not None and (profile.path_length is None or profile.path_length >= root.path_length):
+        findings.append(
+            Finding("warn", "path_length.exceeds_root",
+                    f"the root's pathLenConstraint is {root.path_length}: CAs below this intermediate "
+                    "cannot use more than the root allows")
+        )
 
     serial = serial if serial is not None else x509.random_serial_number()
     hash_algorithm = profile.hash_for(root.public_key)

@@ -37,6 +37,7 @@ class RootCA:
     key_size: str
     not_before: datetime
     not_after: datetime
+    path_length: int | None  # the root's pathLenConstraint (None: no limit)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -79,13 +80,17 @@ def load_certificate_bytes(data: bytes, label: str) -> x509.Certificate:
         raise InputRefused(f"{label} is not a certificate (neither PEM nor DER)") from None
 
 
-def load_root(path: str | os.PathLike[str], now: datetime | None = None) -> RootCA:
+def load_root(path: str | os.PathLike[str], now: datetime | None = None, *, for_issuing: bool = True) -> RootCA:
     name = safe_text(Path(path).name)
     data = read_input_file(path, "root certificate")
-    return parse_root(data, name, now)
+    return parse_root(data, name, now, for_issuing=for_issuing)
 
 
-def parse_root(data: bytes, name: str = "root certificate", now: datetime | None = None) -> RootCA:
+def parse_root(
+    data: bytes, name: str = "root certificate", now: datetime | None = None, *, for_issuing: bool = True
+) -> RootCA:
+    """Load a root CA certificate. ``for_issuing=False`` (for `verify`) skips the checks of
+    validity now and of pathLenConstraint, which matter only when issuing."""
     label = f"root certificate {name!r}"
     cert = load_certificate_bytes(data, label)
     now = now or utcnow()
@@ -112,13 +117,23 @@ def parse_root(data: bytes, name: str = "root certificate", now: datetime | None
     except Exception:
         raise InputRefused(f"{label} has a malformed field or an unsupported key") from None
 
+    # An offline root is self-signed: its issuer is its subject and its own key verifies it.
+    # This also catches a root.crt whose names were edited (the signature no longer holds).
+    if parts.issuer != parts.subject:
+        raise InputRefused(f"{label} is not self-signed (its issuer is not its subject); give the root CA certificate")
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:
+        raise InputRefused(f"{label}: its self-signature does not verify (damaged or edited?)") from None
     if bc is None or not bc.ca:
         raise InputRefused(f"{label} is not a CA certificate (basicConstraints CA:TRUE is missing)")
+    if for_issuing and bc.path_length == 0:
+        raise InputRefused(f"{label} has pathLenConstraint 0: it cannot certify an intermediate CA")
     if ku is not None and not ku.key_cert_sign:
         raise InputRefused(f"{label} may not sign certificates (keyUsage lacks keyCertSign)")
-    if now < not_before:
+    if for_issuing and now < not_before:
         raise InputRefused(f"{label} is not valid yet (notBefore {iso(not_before)}); check the station clock")
-    if now > not_after:
+    if for_issuing and now > not_after:
         raise InputRefused(f"{label} expired on {iso(not_after)}")
     problem = key_problem(public_key)
     if problem:
@@ -138,4 +153,5 @@ def parse_root(data: bytes, name: str = "root certificate", now: datetime | None
         key_size=size,
         not_before=not_before,
         not_after=not_after,
+        path_length=bc.path_length,
     )
