@@ -22,6 +22,8 @@ from byoroot_tui.core.errors import ByorootError, PolicyRefused
 from byoroot_tui.core.extensions import ExtensionInfo, describe_extensions, oid_name, render_value
 from byoroot_tui.core.findings import Finding, refusals
 from byoroot_tui.core.keys import spki_der
+from byoroot_tui.core.lint import LintReport
+from byoroot_tui.core.lint import lint as run_lint
 from byoroot_tui.core.profiles import Profile
 from byoroot_tui.core.root import RootCA, iso, utcnow
 from byoroot_tui.core.signer import RootSigner, check_signer_matches
@@ -46,6 +48,8 @@ class Plan:
     subject_text: str
     issuer_text: str
     findings: list[Finding] = field(default_factory=list)
+    lint: LintReport | None = None  # pkilint on the lint certificate (same TBS), before the key is touched
+    lint_certificate: bytes = b""  # DER of the throwaway-signed certificate that was linted
 
     @property
     def warnings(self) -> list[str]:
@@ -68,6 +72,7 @@ class Plan:
             "csr_sha256": self.csr.sha256,
             "root_sha256": self.root.sha256,
             "warnings": self.warnings,
+            "lint": self.lint.as_dict() if self.lint else None,
         }
 
 
@@ -78,10 +83,12 @@ class Issued:
     der: bytes
     pem: bytes
     sha256: str  # lowercase hex of the DER
+    lint: LintReport | None = None  # pkilint on the final certificate, signature included
 
     def as_dict(self) -> dict[str, object]:
         out = self.plan.as_dict()
         out["sha256"] = self.sha256
+        out["post_sign_lint"] = self.lint.as_dict() if self.lint else None
         return out
 
 
@@ -94,8 +101,9 @@ def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
     """What the profile does with each extension the CSR requests, as findings."""
     findings: list[Finding] = []
     issued = {
-        x509.BasicConstraints.oid: render_value(profile.basic_constraints()),
-        x509.KeyUsage.oid: render_value(profile.key_usage_extension()),
+        ext.oid: render_value(ext)
+        for ext, _ in profile.extensions(csr.public_key, b"")
+        if ext.oid not in (x509.SubjectKeyIdentifier.oid, x509.AuthorityKeyIdentifier.oid)
     }
     for ext in csr.csr.extensions:
         name = safe_text(oid_name(ext.oid))
@@ -153,8 +161,16 @@ def make_plan(
     root: RootCA,
     now: datetime | None = None,
     serial: int | None = None,
+    *,
+    lint: bool = True,
+    strict_cabf: str | None = None,
 ) -> Plan:
-    """Decide the certificate. Raises `PolicyRefused` with the first reason it cannot be issued."""
+    """Decide the certificate and lint it. Raises `PolicyRefused` with the first reason it cannot be issued.
+
+    ``lint=False`` skips pkilint (only for callers that show a draft; `sign_plan` refuses a
+    plan that was not linted). ``strict_cabf`` (or the profile's ``strict_cabf``) adds the
+    CA/B Forum TLS BR validators for that CA type.
+    """
     blocking = refusals(csr.findings)
     if blocking:
         raise PolicyRefused(f"refused: {blocking[0].message}")
@@ -205,13 +221,9 @@ def make_plan(
         .serial_number(serial)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(profile.basic_constraints(), critical=True)
-        .add_extension(profile.key_usage_extension(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key), critical=False)  # type: ignore[arg-type]
-        .add_extension(
-            x509.AuthorityKeyIdentifier(root.key_identifier, None, None), critical=False
-        )
     )
+    for extension, critical in profile.extensions(csr.public_key, root.key_identifier):
+        builder = builder.add_extension(extension, critical=critical)
     try:
         lint_cert = builder.sign(_throwaway_key(root.public_key), hash_algorithm)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -224,6 +236,13 @@ def make_plan(
         raise PolicyRefused("refused: the CSR's subject cannot be reproduced byte for byte (non-DER encoding?)")
     if parts.spki != csr.spki:
         raise PolicyRefused("refused: the CSR's public key cannot be reproduced byte for byte")
+
+    report = None
+    cabf = strict_cabf or profile.strict_cabf
+    if lint:
+        report = run_lint(lint_der, root.der, check_signature=False, cabf_type=cabf)
+        if not report.clean:
+            raise PolicyRefused(f"refused by the linter before signing: {report.summary()}")
 
     return Plan(
         csr=csr,
@@ -240,11 +259,15 @@ def make_plan(
         subject_text=csr.subject_text,
         issuer_text=root.subject_text,
         findings=findings,
+        lint=report,
+        lint_certificate=lint_der,
     )
 
 
 def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
     """Sign the planned TBS with the root signer, assemble, and prove the result is right."""
+    if plan.lint is None or not plan.lint.clean:
+        raise PolicyRefused("refused: this plan was not linted clean; nothing was signed")
     check_signer_matches(signer, plan.root)
     try:
         signature = signer.sign(plan.tbs, plan.hash_algorithm)
@@ -254,12 +277,17 @@ def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
         raise ByorootError("the root signer failed to sign") from None
     cert_der = der.assemble_certificate(plan.tbs, plan.signature_algorithm_der, signature)
     cert = verify_issued(cert_der, plan)
+    cabf = next((c.split(" as ", 1)[1] for c in plan.lint.checks if c.startswith("CA/B Forum")), None)
+    report = run_lint(cert_der, plan.root.der, check_signature=True, cabf_type=cabf)
+    if not report.clean:
+        raise ByorootError(f"the signed certificate failed the linter; nothing was written: {report.summary()}")
     return Issued(
         plan=plan,
         certificate=cert,
         der=cert_der,
         pem=cert.public_bytes(serialization.Encoding.PEM),
         sha256=hashlib.sha256(cert_der).hexdigest(),
+        lint=report,
     )
 
 
@@ -283,3 +311,44 @@ def verify_issued(cert_der: bytes, plan: Plan) -> x509.Certificate:
     if parts.spki != plan.csr.spki:
         raise ByorootError("the public key is not the CSR's")
     return cert
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What `inspect` and the preview show: every finding, and the lint of what would be issued."""
+
+    findings: list[Finding]
+    plan: Plan | None  # None when issuing would be refused
+    stand_in_root: bool  # True when no root was given and a throwaway stand-in issuer was used
+
+    @property
+    def refused(self) -> bool:
+        return bool(refusals(self.findings))
+
+
+def assess(csr: CsrInfo, profile: Profile, root: RootCA | None = None, *, strict_cabf: str | None = None) -> Assessment:
+    """Plan (and lint) the certificate without touching any root key; never raises for policy."""
+    findings = list(csr.findings)
+    if csr.refused:
+        return Assessment(findings, None, root is None)
+    stand_in = root is None
+    if root is None:
+        from byoroot_tui.core.demo import make_root
+        from byoroot_tui.core.root import parse_root
+
+        _key, cert = make_root("Stand-in issuer for linting", years=101)
+        root = parse_root(cert.public_bytes(serialization.Encoding.PEM), "stand-in")
+    try:
+        plan = make_plan(csr, profile, root, strict_cabf=strict_cabf)
+    except PolicyRefused as exc:
+        findings += [f for f in review_request(csr, profile)]
+        findings.append(Finding("refuse", "plan.refused", str(exc).removeprefix("refused: ")))
+        return Assessment(findings, None, stand_in)
+    findings = list(plan.findings)
+    if plan.lint is not None:
+        where = " (against a stand-in issuer)" if stand_in else ""
+        findings.append(Finding("info", "lint.clean", f"pkilint{where}: {plan.lint.summary()}"))
+        findings += [
+            Finding("info", "lint.note", f"pkilint: {f.line()}") for f in plan.lint.findings if f.severity == "NOTICE"
+        ]
+    return Assessment(findings, plan, stand_in)

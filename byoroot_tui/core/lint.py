@@ -1,0 +1,211 @@
+"""Lint certificates with pkilint before the root key is touched, and again after signing.
+
+RFC 5280 certificate validators plus pkilint's issuer/subject chain checks; optionally the
+CA/Browser Forum TLS BR validators for a given CA type. Any finding at WARNING or above refuses.
+pkilint is imported lazily: only signing pays for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from byoroot_tui.core.errors import ByorootError, PolicyRefused
+from byoroot_tui.core.text import safe_text
+
+SEVERITIES = ("FATAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
+BLOCKING = {"FATAL", "ERROR", "WARNING"}
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    severity: str  # FATAL ERROR WARNING NOTICE INFO DEBUG
+    code: str
+    message: str
+    where: str  # the document path pkilint reports
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity in BLOCKING
+
+    def line(self) -> str:
+        text = f"{self.severity} {self.code}"
+        if self.message:
+            text += f": {self.message}"
+        return safe_text(text, 300)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"severity": self.severity, "code": self.code, "message": self.message, "where": self.where}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    findings: tuple[LintFinding, ...]
+    checks: tuple[str, ...]  # which linters ran
+
+    @property
+    def blocking(self) -> list[LintFinding]:
+        return [f for f in self.findings if f.blocking]
+
+    @property
+    def clean(self) -> bool:
+        return not self.blocking
+
+    def summary(self) -> str:
+        if self.clean:
+            return f"clean ({', '.join(self.checks)}; nothing at WARNING or above)"
+        return "; ".join(f.line() for f in self.blocking)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"clean": self.clean, "checks": list(self.checks), "findings": [f.as_dict() for f in self.findings]}
+
+
+def cabf_types() -> list[str]:
+    """The CA types pkilint's CA/B Forum server-auth linter knows, as option strings."""
+    from pkilint.cabf.serverauth import serverauth_constants
+
+    return [t.to_option_str for t in serverauth_constants.CertificateType if t.name.endswith("_CA")]
+
+
+def _cabf_type(name: str) -> Any:
+    from pkilint.cabf.serverauth import serverauth_constants
+
+    try:
+        value = serverauth_constants.CertificateType.from_option_str(name)
+    except KeyError:
+        raise ByorootError(f"unknown CA/B Forum CA type {safe_text(name, 60)!r} (known: {', '.join(cabf_types())})") from None
+    if not value.name.endswith("_CA"):
+        raise ByorootError(f"{value.to_option_str} is not a CA type; strict mode lints CA certificates")
+    return value
+
+
+@lru_cache(maxsize=1)
+def _pkix_validator() -> Any:
+    from pkilint.pkix import certificate, extension, name
+
+    return certificate.create_pkix_certificate_validator_container(
+        certificate.create_decoding_validators(name.ATTRIBUTE_TYPE_MAPPINGS, extension.EXTENSION_MAPPINGS),
+        [
+            certificate.create_issuer_validator_container([]),
+            certificate.create_validity_validator_container(),
+            certificate.create_subject_validator_container([]),
+            certificate.create_extensions_validator_container([]),
+            certificate.create_spki_validator_container([]),
+        ],
+    )
+
+
+@lru_cache(maxsize=2)
+def _chain_validators(check_signature: bool) -> tuple[Any, ...]:
+    """pkilint's issuer/subject chain checks (as in lint_pkix_signer_signee_cert_chain)."""
+    from pyasn1_alt_modules import rfc5280
+
+    from pkilint import document, pkix, validation
+    from pkilint.pkix import algorithm, certificate, extension, key, name
+    from pkilint.pkix.certificate import certificate_extension, certificate_key
+
+    decoders = validation.ValidatorContainer(
+        validators=[
+            pkix.create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
+            pkix.create_extension_decoder(extension.EXTENSION_MAPPINGS),
+            pkix.create_signature_algorithm_identifier_decoder(
+                algorithm.SIGNATURE_ALGORITHM_IDENTIFIER_MAPPINGS, path="certificate.tbsCertificate.signature"
+            ),
+            certificate.create_spki_decoder(
+                key.SUBJECT_PUBLIC_KEY_ALGORITHM_IDENTIFIER_MAPPINGS,
+                key.SUBJECT_KEY_PARAMETER_ALGORITHM_IDENTIFIER_MAPPINGS,
+            ),
+        ],
+        path="certificate",
+    )
+    issuer_checks = validation.ValidatorContainer(
+        validators=[
+            name.IssuerSubjectNameBinaryEqualValidator(
+                path="certificate.tbsCertificate.subject",
+                subject_document_issuer_dn_path="subject:certificate.tbsCertificate.issuer",
+            ),
+            extension.IssuerSubjectKeyIdentifierBinaryEqualValidator(
+                subject_auth_key_id_retriever=(
+                    lambda n: document.get_document_by_name(n, "subject").get_extension_by_oid(
+                        rfc5280.id_ce_authorityKeyIdentifier
+                    )
+                )
+            ),
+            certificate_extension.IssuerSubjectPolicyChainValidator(),
+        ]
+    )
+    subject_checks = []
+    if check_signature:
+        subject_checks.append(
+            validation.ValidatorContainer(
+                validators=[
+                    certificate_key.SubjectSignatureVerificationValidator(
+                        tbs_node_retriever=lambda n: n.navigate("^.tbsCertificate"), path="certificate.signature"
+                    )
+                ]
+            )
+        )
+    return decoders, issuer_checks, *subject_checks
+
+
+def _collect(results: Any) -> list[LintFinding]:
+    out = []
+    for result in results:
+        for fd in result.finding_descriptions:
+            out.append(
+                LintFinding(
+                    severity=fd.finding.severity.name,
+                    code=fd.finding.code,
+                    message=fd.message or "",
+                    where=str(getattr(result.node, "path", "")),
+                )
+            )
+    return out
+
+
+def lint(cert_der: bytes, issuer_der: bytes, *, check_signature: bool, cabf_type: str | None = None) -> LintReport:
+    """Lint ``cert_der`` (RFC 5280) and its chain to ``issuer_der``; with ``cabf_type`` also the TLS BRs.
+
+    ``check_signature=False`` is for the pre-sign lint certificate, whose signature is made by a
+    throwaway key and so cannot verify against the root.
+    """
+    try:
+        from pkilint import loader
+
+        ld = loader.RFC5280CertificateDocumentLoader()
+        doc = ld.load_der_document(cert_der, "certificate")
+        findings = _collect(_pkix_validator().validate(doc.root))
+        checks = ["RFC 5280"]
+
+        collection: dict[str, Any] = {}
+        issuer = ld.load_der_document(issuer_der, "issuer", "issuer", collection)
+        collection["issuer"] = issuer
+        subject = ld.load_der_document(cert_der, "subject", "subject", collection)
+        collection["subject"] = subject
+        decoders, issuer_checks, *subject_checks = _chain_validators(check_signature)
+        decoders.validate(issuer.root)
+        decoders.validate(subject.root)
+        findings += _collect(issuer_checks.validate(issuer.root))
+        for container in subject_checks:
+            findings += _collect(container.validate(subject.root))
+        checks.append("issuer/subject chain" + ("" if check_signature else " (signature checked after signing)"))
+
+        if cabf_type:
+            from pkilint import finding_filter
+            from pkilint.cabf import serverauth
+            from pkilint.pkix import certificate
+
+            ca_type = _cabf_type(cabf_type)
+            validator = certificate.create_pkix_certificate_validator_container(
+                serverauth.create_decoding_validators(), serverauth.create_validators(ca_type)
+            )
+            results = validator.validate(ld.load_der_document(cert_der, "certificate").root)
+            results, _ = finding_filter.filter_results(serverauth.create_serverauth_finding_filters(ca_type), results)
+            findings += _collect(results)
+            checks.append(f"CA/B Forum TLS BRs as {ca_type.to_option_str}")
+    except ByorootError:
+        raise
+    except Exception as exc:
+        raise PolicyRefused(f"refused: the linter could not process the certificate ({type(exc).__name__})") from None
+    return LintReport(tuple(findings), tuple(checks))
