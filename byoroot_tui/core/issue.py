@@ -155,6 +155,22 @@ def _throwaway_key(root_public_key: object) -> object:
     return _throwaway[kind]
 
 
+_BR_CURVE_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
+
+
+def _cabf_signature_problem(root_key: object, hash_algorithm: hashes.HashAlgorithm | None) -> str | None:
+    """BR 7.1.3.2: the signature algorithm must suit the issuing key (pkilint sees only the certificate)."""
+    if isinstance(root_key, ec.EllipticCurvePublicKey):
+        want = _BR_CURVE_HASH.get(root_key.curve.name)
+        have = hash_algorithm.name if hash_algorithm else None
+        if want and have != want:
+            curve = {"sha256": "P-256", "sha384": "P-384", "sha512": "P-521"}[want]
+            return f"a {curve} root must sign with {want.upper().replace('SHA', 'SHA-')} (BR 7.1.3.2.2), not {str(have).upper()}"
+    elif isinstance(root_key, ed25519.Ed25519PublicKey):
+        return "the BRs do not allow Ed25519 signatures (BR 7.1.3.2)"
+    return None
+
+
 def make_plan(
     csr: CsrInfo,
     profile: Profile,
@@ -239,6 +255,10 @@ def make_plan(
 
     report = None
     cabf = strict_cabf or profile.strict_cabf
+    if cabf:
+        problem = _cabf_signature_problem(root.public_key, hash_algorithm)
+        if problem:
+            raise PolicyRefused(f"refused in strict CA/B Forum mode: {problem}")
     if lint:
         report = run_lint(lint_der, root.der, check_signature=False, cabf_type=cabf)
         if not report.clean:
@@ -268,6 +288,8 @@ def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
     """Sign the planned TBS with the root signer, assemble, and prove the result is right."""
     if plan.lint is None or not plan.lint.clean:
         raise PolicyRefused("refused: this plan was not linted clean; nothing was signed")
+    if der.split_certificate(plan.lint_certificate).tbs != plan.tbs:
+        raise PolicyRefused("refused: the TBS to sign is not the one that was linted; nothing was signed")
     check_signer_matches(signer, plan.root)
     try:
         signature = signer.sign(plan.tbs, plan.hash_algorithm)

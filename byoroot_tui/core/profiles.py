@@ -47,6 +47,7 @@ MAX_PROFILE_BYTES = 64 * 1024
 _OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_MAILBOX = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")  # RFC 5321 dot-atom
 
 
 @dataclass(frozen=True)
@@ -260,8 +261,13 @@ class _Checker:
     def urls(self, key: str, value: object) -> tuple[str, ...]:
         urls = self.strings(key, value)
         for i, url in enumerate(urls):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https", "ldap") or not parts.hostname or " " in url:
+            try:
+                parts = urlsplit(url)
+                host, _port = parts.hostname, parts.port  # .port raises on a bad port
+                x509.UniformResourceIdentifier(url)
+            except ValueError:
+                host = None
+            if parts.scheme not in ("http", "https", "ldap") or not host or " " in url:
                 raise self.fail(f"{key}[{i}]", f"{safe_text(url, 80)!r} is not an http, https or ldap URL")
             if not url.isascii():
                 raise self.fail(f"{key}[{i}]", "URLs must be ASCII (IA5String)")
@@ -270,9 +276,20 @@ class _Checker:
     def oids(self, key: str, value: object) -> tuple[str, ...]:
         oids = self.strings(key, value)
         for i, oid in enumerate(oids):
-            if not _OID.match(oid):
+            if not _oid_ok(oid):
                 raise self.fail(f"{key}[{i}]", f"{safe_text(oid, 80)!r} is not a dotted OID")
         return oids
+
+
+def _oid_ok(text: str) -> bool:
+    """A dotted OID that DER can encode (first arc 0-2; second arc under 40 unless the first is 2)."""
+    if not _OID.match(text):
+        return False
+    try:
+        x509.ObjectIdentifier(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _toml_type(value: object) -> str:
@@ -311,7 +328,14 @@ def _name_constraints(check: _Checker, table: object) -> NameConstraintsSpec:
                     raise check.fail(where, f"{safe_text(item, 80)!r} needs a prefix length (e.g. 10.0.0.0/8)")
             if key.endswith("_email"):
                 mailbox, _, domain = item.rpartition("@")
-                if not item.isascii() or not _dns_ok(domain or item) or (mailbox == "" and "@" in item):
+                ok = item.isascii() and _dns_ok(domain or item) and (mailbox != "" or "@" not in item)
+                ok = ok and (not mailbox or bool(_MAILBOX.match(mailbox)))
+                if ok:
+                    try:
+                        x509.RFC822Name(item)
+                    except ValueError:
+                        ok = False
+                if not ok:
                     raise check.fail(where, f"{safe_text(item, 80)!r} is not a mailbox, domain or .domain")
         values[key] = items
     spec = NameConstraintsSpec(**values)
@@ -363,7 +387,7 @@ def parse_profile(text: str, label: str, source: str = "file") -> Profile:
     if "extended_key_usage" in data:
         ekus = check.strings("extended_key_usage", data["extended_key_usage"])
         for i, e in enumerate(ekus):
-            if e not in EKU_NAMES and not _OID.match(e):
+            if e not in EKU_NAMES and not _oid_ok(e):
                 raise check.fail(f"extended_key_usage[{i}]",
                                  f"{safe_text(e, 40)!r} is neither a known usage ({', '.join(EKU_NAMES)}) nor a dotted OID")
         kwargs["extended_key_usage"] = ekus
@@ -444,6 +468,10 @@ def get_profile(name: str, dirs: list[str | os.PathLike[str]] | None = None) -> 
     if name in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name]
     listing = find_profiles(dirs)
+    taken = f"name {name!r} is already taken"
+    for error in listing.errors:  # two files claim this name: refuse rather than guess
+        if taken in error:
+            raise ByorootError(f"{error}; rename one of them")
     for profile in listing.profiles:
         if profile.name == name:
             return profile
