@@ -131,8 +131,6 @@ NONCONFORMANT = [
                  "pkix.key_usage_value_prohibited_for_ec", id="dataEncipherment-for-an-EC-key"),
     pytest.param('name = "lh"\n[name_constraints]\npermitted_dns = ["localhost"]\n', "p256", None,
                  "pkix.invalid_domain_name_syntax", id="single-label-dns-constraint"),
-    pytest.param('name = "port"\ncrl_distribution_points = ["http://[::1]:99999/root.crl"]\n', "p256", None,
-                 "pkix.invalid_uri_syntax", id="uri-with-port-out-of-range"),
     pytest.param('name = "pub"\nstrict_cabf = "EXTERNAL-UNCONSTRAINED-TLS-CA"\n' + PUBLIC_TLS_BODY, "p256",
                  "no-country", "cabf.serverauth.ca.country_attribute_absent", id="strict-cabf-without-countryName"),
     pytest.param('name = "tc"\nstrict_cabf = "INTERNAL-CONSTRAINED-TLS-CA"\n' + PUBLIC_TLS_BODY

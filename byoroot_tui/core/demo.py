@@ -26,8 +26,10 @@ class DemoMaterial:
     root_key: Path
 
 
-def make_root(common_name: str = "Demo Offline Root CA", years: int = 20) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP384R1())
+def make_root(
+    common_name: str = "Demo Offline Root CA", years: int = 20, curve: ec.EllipticCurve | None = None
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(curve or ec.SECP384R1())
     name = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example Demo Org"),
         x509.NameAttribute(NameOID.COMMON_NAME, common_name),

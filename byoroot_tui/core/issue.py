@@ -256,13 +256,20 @@ def make_plan(
     report = None
     cabf = strict_cabf or profile.strict_cabf
     if cabf:
-        problem = _cabf_signature_problem(root.public_key, hash_algorithm)
-        if problem:
-            raise PolicyRefused(f"refused in strict CA/B Forum mode: {problem}")
+        from byoroot_tui.core.lint import check_cabf_type
+
+        check_cabf_type(cabf)
+    problems = []
     if lint:
         report = run_lint(lint_der, root.der, check_signature=False, cabf_type=cabf)
         if not report.clean:
-            raise PolicyRefused(f"refused by the linter before signing: {report.summary()}")
+            problems.append(f"refused by the linter before signing: {report.summary()}")
+    if cabf:
+        problem = _cabf_signature_problem(root.public_key, hash_algorithm)
+        if problem:
+            problems.append(f"refused before signing (strict CA/B Forum mode): {problem}")
+    if problems:
+        raise PolicyRefused("; ".join(problems))
 
     return Plan(
         csr=csr,
@@ -358,7 +365,9 @@ def assess(csr: CsrInfo, profile: Profile, root: RootCA | None = None, *, strict
         from byoroot_tui.core.demo import make_root
         from byoroot_tui.core.root import parse_root
 
-        _key, cert = make_root("Stand-in issuer for linting", years=101)
+        # The stand-in's curve suits the profile's hash, as a BR-conformant root would.
+        curve = {"sha256": ec.SECP256R1(), "sha384": ec.SECP384R1()}.get(profile.signature_hash, ec.SECP521R1())
+        _key, cert = make_root("Stand-in issuer for linting", years=101, curve=curve)
         root = parse_root(cert.public_bytes(serialization.Encoding.PEM), "stand-in")
     try:
         plan = make_plan(csr, profile, root, strict_cabf=strict_cabf)

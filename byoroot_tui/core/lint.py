@@ -80,6 +80,11 @@ def _cabf_type(name: str) -> Any:
     return value
 
 
+def check_cabf_type(name: str) -> None:
+    """Raise `ByorootError` unless ``name`` is a CA type pkilint's CA/B linter knows."""
+    _cabf_type(name)
+
+
 @lru_cache(maxsize=1)
 def _pkix_validator() -> Any:
     from pkilint.pkix import certificate, extension, name

@@ -1,0 +1,407 @@
+"""One ceremony as one value: what each step chose, and the rules for moving on.
+
+The TUI's screens read and add to a `Ceremony`; the rules (when a step may be left, when the
+officers may sign, what invalidates a reviewed plan) live here, not in the screens. This module
+imports no cryptography at import time (the TUI's start-up stays fast) and never imports Textual.
+No secret is ever stored here: the passphrase stays in the masked input that holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from byoroot_tui.core.errors import InputRefused, PolicyRefused
+from byoroot_tui.core.text import has_control_chars, is_unsafe_char
+
+if TYPE_CHECKING:  # pragma: no cover
+    from byoroot_tui.core.csr import CsrInfo
+    from byoroot_tui.core.issue import Assessment, Issued, Plan
+    from byoroot_tui.core.profiles import Profile
+    from byoroot_tui.core.root import RootCA
+
+STEPS = ("media", "preview", "profile", "root", "review", "sign")
+STEP_TITLES = {
+    "media": "Media",
+    "preview": "CSR",
+    "profile": "Profile",
+    "root": "Root",
+    "review": "Review",
+    "sign": "Sign & export",
+}
+CERT_NAME = "intermediate.crt"
+DEFAULT_PROFILE_NAME = "intermediate-ca"  # equals core.profiles.DEFAULT_PROFILE.name (a test checks)
+MAX_OFFICER_NAME = 64
+SIGN_WORD = "SIGN"
+
+
+def normalise_name(name: str) -> str:
+    """An officer's name as recorded: surrounding blanks stripped, inner runs of blanks made one."""
+    return " ".join(name.split())
+
+
+def same_person(a: str, b: str) -> bool:
+    """Names are compared without case, after stripping (so 'Alice' and ' alice ' are one person)."""
+    return normalise_name(a).casefold() == normalise_name(b).casefold()
+
+
+def check_officer_name(name: str) -> str:
+    """The normalised name, or `InputRefused` with the reason it cannot be used."""
+    clean = normalise_name(name)
+    if not clean:
+        raise InputRefused("type the officer's name first")
+    if has_control_chars(name) or any(is_unsafe_char(c) for c in clean):
+        raise InputRefused("the name contains control characters")
+    if len(clean) > MAX_OFFICER_NAME:
+        raise InputRefused(f"the name is longer than {MAX_OFFICER_NAME} characters")
+    return clean
+
+
+@dataclass(frozen=True)
+class ExtensionRow:
+    """A requested extension and what the profile does with it."""
+
+    name: str  # safe
+    oid: str
+    critical: bool
+    requested: str  # safe
+    action: str  # "kept" | "overridden" | "ignored"
+    issued: str | None  # safe text of what is issued instead (overridden), else None
+
+
+def extension_rows(csr: CsrInfo, profile: Profile, root: RootCA | None = None) -> list[ExtensionRow]:
+    """Each extension the CSR requests, with what the certificate will carry for it.
+
+    kept: the profile issues exactly the requested value; overridden: the profile issues another
+    value; ignored: the certificate will not carry it at all.
+    """
+    from cryptography import x509
+
+    from byoroot_tui.core.extensions import oid_name, render_value
+    from byoroot_tui.core.text import safe_text
+
+    planned: dict[x509.ObjectIdentifier, str | None] = {
+        ext.oid: render_value(ext)
+        for ext, _critical in profile.extensions(csr.public_key, root.key_identifier if root else b"")
+    }
+    if root is None:
+        planned[x509.AuthorityKeyIdentifier.oid] = None  # known once the root is chosen
+    rows = []
+    for ext in csr.csr.extensions:
+        requested = render_value(ext.value)
+        treatment = profile.treatment(ext.oid)
+        issued: str | None = None
+        if treatment == "overridden":
+            want = planned.get(ext.oid)
+            if want is not None and want == requested:
+                action = "kept"
+            else:
+                action = "overridden"
+                issued = safe_text(want, 200) if want is not None else "set from the root's key"
+        else:
+            action = "ignored"
+        rows.append(
+            ExtensionRow(
+                name=safe_text(oid_name(ext.oid)),
+                oid=ext.oid.dotted_string,
+                critical=ext.critical,
+                requested=safe_text(requested, 400),
+                action=action,
+                issued=issued,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ValidityWindow:
+    not_before: datetime
+    not_after: datetime
+    capped: bool  # cut to the root's notAfter
+    requested_not_after: datetime
+    refusal: str | None = None  # the profile refuses instead of capping, or nothing can be issued
+
+
+def validity_window(profile: Profile, now: datetime, root: RootCA | None = None) -> ValidityWindow:
+    """The dates a certificate issued now would carry (mirrors core.issue.make_plan, for display)."""
+    not_before = now - timedelta(minutes=profile.backdate_minutes)
+    if root is not None:
+        not_before = max(not_before, root.not_before)
+    requested = now + timedelta(days=profile.validity_days)
+    not_after, capped, refusal = requested, False, None
+    if root is not None and requested > root.not_after:
+        if profile.cap_to_issuer:
+            from byoroot_tui.core.issue import MIN_CAPPED_VALIDITY
+
+            not_after, capped = root.not_after, True
+            shortest = min(MIN_CAPPED_VALIDITY, timedelta(days=profile.validity_days))
+            if not_after - now < shortest:
+                refusal = f"capping would leave less than {shortest.days} days of validity"
+        else:
+            refusal = "the profile refuses to issue past the root's notAfter"
+    if not_after <= not_before:
+        refusal = "the root expires too soon to issue anything"
+    return ValidityWindow(not_before, not_after, capped, requested, refusal)
+
+
+@dataclass
+class Ceremony:
+    """Everything chosen so far. Screens add their part; the setters keep it consistent."""
+
+    media_roots: list[Path] = field(default_factory=list)
+    demo: bool = False
+
+    csr_path: Path | None = None
+    csr: CsrInfo | None = None
+    csr_error: str | None = None  # the core's reason the file is not a CSR at all
+
+    profile_name: str = DEFAULT_PROFILE_NAME
+    profile_dirs: list[Path] = field(default_factory=list)  # extra *.toml profile folders
+
+    assessment: Assessment | None = None  # core.issue.assess: the lint and refusals `inspect` shows
+    assessment_key: tuple[object, ...] = ()
+    assessment_error: str | None = None
+
+    root_cert_path: Path | None = None
+    root: RootCA | None = None
+    root_error: str | None = None
+    root_key_path: Path | None = None
+    key_checked: bool = False  # the key loaded with the passphrase now typed, and matches the root
+    key_error: str | None = None
+
+    out_dir_override: Path | None = None  # --out, or a folder picked by the officers
+    overwrite: bool = False  # asked and confirmed for the current output folder
+
+    plan: Plan | None = None
+    plan_error: str | None = None
+    officer1: str | None = None  # confirmed names
+    officer2: str | None = None
+
+    issued: Issued | None = None
+    written: Path | None = None
+    write_error: str | None = None
+    sign_count: int = 0  # how many times the root key signed in this ceremony (must stay ≤ 1)
+
+    # -------------------------------------------------------------- what was chosen
+
+    @property
+    def profile(self) -> Profile:
+        from byoroot_tui.core.profiles import get_profile
+
+        return get_profile(self.profile_name, list(self.profile_dirs) or None)
+
+    @property
+    def out_dir(self) -> Path | None:
+        if self.out_dir_override is not None:
+            return self.out_dir_override
+        if self.csr_path is not None:
+            return self.csr_path.parent
+        return None
+
+    @property
+    def out_path(self) -> Path | None:
+        d = self.out_dir
+        return d / CERT_NAME if d is not None else None
+
+    @property
+    def signed(self) -> bool:
+        return self.issued is not None
+
+    def _locked(self) -> None:
+        if self.issued is not None:
+            raise PolicyRefused("the certificate is already signed; this ceremony is finished")
+
+    def invalidate_plan(self) -> None:
+        """The certificate to be issued changed: the officers must review it again."""
+        self.plan = None
+        self.plan_error = None
+        self.officer1 = None
+        self.officer2 = None
+
+    def set_csr(self, path: Path | None, info: CsrInfo | None = None, error: str | None = None) -> None:
+        self._locked()
+        same = (
+            path == self.csr_path
+            and info is not None
+            and self.csr is not None
+            and info.sha256 == self.csr.sha256
+        )
+        self.csr_path, self.csr, self.csr_error = path, info, error
+        if not same:
+            self.invalidate_plan()
+            self.overwrite = False
+
+    def set_profile(self, name: str) -> None:
+        self._locked()
+        if name != self.profile_name:
+            self.profile_name = name
+            self.invalidate_plan()
+
+    def set_root(self, path: Path | None, root: RootCA | None = None, error: str | None = None) -> None:
+        self._locked()
+        changed = path != self.root_cert_path or (root is None) != (self.root is None) or (
+            root is not None and self.root is not None and root.sha256 != self.root.sha256
+        )
+        self.root_cert_path, self.root, self.root_error = path, root, error
+        if changed:
+            self.key_checked = False
+            self.key_error = None
+            self.invalidate_plan()
+
+    def set_root_key_path(self, path: Path | None) -> None:
+        self._locked()
+        if path != self.root_key_path:
+            self.root_key_path = path
+            self.key_checked = False
+            self.key_error = None
+
+    def passphrase_changed(self) -> None:
+        """The typed passphrase changed: the last key check no longer holds."""
+        if self.issued is None:
+            self.key_checked = False
+            self.key_error = None
+
+    def set_key_check(self, ok: bool, error: str | None = None) -> None:
+        self.key_checked, self.key_error = ok, (None if ok else error)
+
+    def set_out_dir(self, path: Path | None) -> None:
+        if path != self.out_dir_override:
+            self.out_dir_override = path
+            self.overwrite = False
+
+    def set_plan(self, plan: Plan | None, error: str | None = None) -> None:
+        self._locked()
+        self.invalidate_plan()
+        self.plan, self.plan_error = plan, error
+
+    def assessment_token(self) -> tuple[object, ...]:
+        """What an assessment depends on: the CSR, the profile and the root (if chosen)."""
+        return (
+            self.csr.sha256 if self.csr else None,
+            self.profile_name,
+            self.root.sha256 if self.root else None,
+        )
+
+    def set_assessment(self, token: tuple[object, ...], assessment: Assessment | None, error: str | None = None) -> None:
+        self.assessment, self.assessment_key, self.assessment_error = assessment, token, error
+
+    def assessment_is_current(self) -> bool:
+        return self.assessment_key == self.assessment_token() and (
+            self.assessment is not None or self.assessment_error is not None
+        )
+
+    def plan_is_current(self) -> bool:
+        p = self.plan
+        return (
+            p is not None
+            and self.csr is not None
+            and self.root is not None
+            and p.csr.sha256 == self.csr.sha256
+            and p.root.sha256 == self.root.sha256
+            and p.profile.name == self.profile_name
+        )
+
+    # -------------------------------------------------------------- leaving a step
+
+    def blocker(self, step: str) -> str | None:
+        """Why the ceremony cannot move on from ``step``, or None."""
+        if step == "media":
+            if self.csr_path is None:
+                return "choose a CSR file on a medium first"
+            return None
+        if step == "preview":
+            if self.csr_error:
+                return f"refused: {self.csr_error}"
+            if self.csr is None:
+                return "the CSR is still being read"
+            from byoroot_tui.core.findings import refusals
+
+            blocking = refusals(self.csr.findings)
+            if blocking:
+                return f"refused: {blocking[0].message}"
+            if not self.assessment_is_current():
+                return "the CSR is still being checked against the profile"
+            if self.assessment_error:
+                return f"refused: {self.assessment_error}"
+            blocking = refusals(self.assessment.findings) if self.assessment else []
+            if blocking:
+                return f"refused: {blocking[0].message}"
+            return None
+        if step == "profile":
+            return None
+        if step == "root":
+            if self.root is None:
+                return self.root_error or "choose the root certificate"
+            if self.root_key_path is None:
+                return "choose the root key file"
+            if not self.key_checked:
+                return self.key_error or "the root key has not been checked yet"
+            return None
+        if step == "review":
+            return self.sign_blocker()
+        return None
+
+    # -------------------------------------------------------------- two officers
+
+    def confirm_officer(self, which: int, name: str) -> str:
+        """Record officer ``which`` (1 or 2) as having confirmed the plan. Returns the name."""
+        self._locked()
+        if not self.plan_is_current():
+            raise PolicyRefused("there is no certificate to confirm yet")
+        clean = check_officer_name(name)
+        if which == 1:
+            self.officer1 = clean
+            if self.officer2 is not None and same_person(self.officer2, clean):
+                self.officer2 = None
+            return clean
+        if which == 2:
+            if self.officer1 is None:
+                raise PolicyRefused("officer 1 confirms first")
+            if same_person(self.officer1, clean):
+                raise InputRefused("officer 2 must be a different person from officer 1")
+            self.officer2 = clean
+            return clean
+        raise ValueError(which)
+
+    def clear_confirmations(self) -> None:
+        self.officer1 = None
+        self.officer2 = None
+
+    def sign_blocker(self) -> str | None:
+        """Why signing may not start now, or None. Checked again right before the key is loaded."""
+        if self.issued is not None:
+            return "the certificate is already signed"
+        for step in ("media", "preview", "root"):
+            reason = self.blocker(step)
+            if reason:
+                return reason
+        if not self.plan_is_current():
+            return self.plan_error or "the certificate has not been planned yet"
+        if self.officer1 is None:
+            return "officer 1 has not confirmed"
+        if self.officer2 is None:
+            return "officer 2 has not confirmed"
+        if same_person(self.officer1, self.officer2):
+            return "the two officers must be different people"
+        if self.out_dir is None:
+            return "choose an output folder"
+        return None
+
+    def check_sign_word(self, typed: str) -> None:
+        if typed.strip() != SIGN_WORD:
+            raise InputRefused(f"type {SIGN_WORD} (in capitals) to sign")
+
+    # -------------------------------------------------------------- after signing
+
+    def record_issued(self, issued: Issued) -> None:
+        self._locked()
+        self.issued = issued
+        self.sign_count += 1
+
+    def record_written(self, path: Path) -> None:
+        self.written, self.write_error = path, None
+
+    def record_write_error(self, reason: str) -> None:
+        self.written, self.write_error = None, reason
