@@ -261,16 +261,16 @@ class _Checker:
     def urls(self, key: str, value: object) -> tuple[str, ...]:
         urls = self.strings(key, value)
         for i, url in enumerate(urls):
-            try:
-                parts = urlsplit(url)
-                host, _port = parts.hostname, parts.port  # .port raises on a bad port
-                x509.UniformResourceIdentifier(url)
-            except ValueError:
-                host = None
-            if parts.scheme not in ("http", "https", "ldap") or not host or " " in url:
-                raise self.fail(f"{key}[{i}]", f"{safe_text(url, 80)!r} is not an http, https or ldap URL")
             if not url.isascii():
                 raise self.fail(f"{key}[{i}]", "URLs must be ASCII (IA5String)")
+            try:
+                parts = urlsplit(url)
+                scheme, host, port = parts.scheme, parts.hostname, parts.port  # .port raises on a bad port
+                x509.UniformResourceIdentifier(url)
+            except ValueError:
+                scheme, host, port = "", None, None
+            if scheme not in ("http", "https", "ldap") or not host or port == 0 or " " in url:
+                raise self.fail(f"{key}[{i}]", f"{safe_text(url, 80)!r} is not an http, https or ldap URL")
         return urls
 
     def oids(self, key: str, value: object) -> tuple[str, ...]:
@@ -329,6 +329,7 @@ def _name_constraints(check: _Checker, table: object) -> NameConstraintsSpec:
             if key.endswith("_email"):
                 mailbox, _, domain = item.rpartition("@")
                 ok = item.isascii() and _dns_ok(domain or item) and (mailbox != "" or "@" not in item)
+                ok = ok and not (mailbox and domain.startswith("."))  # a mailbox's domain has no leading dot
                 ok = ok and (not mailbox or bool(_MAILBOX.match(mailbox)))
                 if ok:
                     try:
@@ -421,6 +422,10 @@ def load_profile_file(path: str | os.PathLike[str]) -> Profile:
     return parse_profile(text, label, source=safe_text(str(p)))
 
 
+def _missing(folder: Path) -> str:
+    return "is not a folder" if folder.exists() else "does not exist"
+
+
 def user_profiles_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "byoroot" / "profiles"
@@ -430,19 +435,21 @@ def user_profiles_dir() -> Path:
 class ProfileListing:
     profiles: list[Profile]
     errors: list[str] = field(default_factory=list)  # files that failed to load, one line each
+    clashes: dict[str, str] = field(default_factory=dict)  # name claimed twice -> the error saying so
 
 
 def find_profiles(dirs: list[str | os.PathLike[str]] | None = None, include_user: bool = True) -> ProfileListing:
     """Built-ins, then `*.toml` in each of ``dirs``, then the user's config folder."""
     found: dict[str, Profile] = dict(BUILTIN_PROFILES)
     errors: list[str] = []
+    clashes: dict[str, str] = {}
     folders = [Path(d) for d in dirs or []]
     if include_user:
         folders.append(user_profiles_dir())
     for folder in folders:
         if not folder.is_dir():
             if dirs and folder in [Path(d) for d in dirs]:
-                errors.append(f"profiles folder {safe_text(str(folder))!r} does not exist")
+                errors.append(f"profiles folder {safe_text(str(folder))!r} {_missing(folder)}")
             continue
         for path in sorted(folder.glob("*.toml")):
             try:
@@ -452,9 +459,10 @@ def find_profiles(dirs: list[str | os.PathLike[str]] | None = None, include_user
                 continue
             if profile.name in found:
                 errors.append(f"profile {safe_text(path.name)!r}: name {profile.name!r} is already taken by {found[profile.name].source}")
+                clashes.setdefault(profile.name, errors[-1])
                 continue
             found[profile.name] = profile
-    return ProfileListing(list(found.values()), errors)
+    return ProfileListing(list(found.values()), errors, clashes)
 
 
 def list_profiles(dirs: list[str | os.PathLike[str]] | None = None) -> list[Profile]:
@@ -467,11 +475,12 @@ def get_profile(name: str, dirs: list[str | os.PathLike[str]] | None = None) -> 
         return load_profile_file(name)
     if name in BUILTIN_PROFILES:
         return BUILTIN_PROFILES[name]
+    for d in dirs or []:
+        if not Path(d).is_dir():
+            raise ByorootError(f"profiles folder {safe_text(str(d))!r} {_missing(Path(d))}")
     listing = find_profiles(dirs)
-    taken = f"name {name!r} is already taken"
-    for error in listing.errors:  # two files claim this name: refuse rather than guess
-        if taken in error:
-            raise ByorootError(f"{error}; rename one of them")
+    if name in listing.clashes:  # two files claim this name: refuse rather than guess
+        raise ByorootError(f"{listing.clashes[name]}; rename one of them")
     for profile in listing.profiles:
         if profile.name == name:
             return profile
