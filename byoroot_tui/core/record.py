@@ -108,7 +108,7 @@ def render_sheet(
     for number, name in enumerate(officers, start=1):
         out.append("")
         out += _field(f"Officer {number}:", safe_text(name, 64))
-        out.append(f"{'Signature:':<{LABEL}}{'_' * 36}   Date: ______________")
+        out.append(f"{'Signature:':<{LABEL}}{'_' * 36}   Date: _____________")
     out.append(rule)
     return "\n".join(out) + "\n"
 
