@@ -26,22 +26,62 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+TUI_OPTIONS = ("tui_media_root", "tui_csr", "tui_root_cert", "tui_root_key", "tui_out")
+
+
+def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """The ceremony app's options: on `byoroot` itself and on `byoroot tui`."""
+    extra = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--media-root", dest="tui_media_root", action="append", metavar="DIR",
+                   help="a folder treated as removable media (repeatable), besides the system's sticks", **extra)
+    p.add_argument("--csr", dest="tui_csr", metavar="FILE", help="preselect this CSR", **extra)
+    p.add_argument("--root-cert", dest="tui_root_cert", metavar="FILE", help="the root certificate", **extra)
+    p.add_argument("--root-key", dest="tui_root_key", metavar="FILE", help="the root private key file", **extra)
+    p.add_argument("--out", dest="tui_out", metavar="DIR",
+                   help="folder for intermediate.crt (default: the CSR's folder on its medium)", **extra)
+
+
+def _add_profile_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--profile", default="intermediate-ca", metavar="NAME|FILE.toml",
+                   help="signing profile: a name, or a path to a .toml profile (default: intermediate-ca)")
+    s.add_argument("--profiles", metavar="DIR", action="append",
+                   help="also read *.toml profiles from DIR (repeatable; the user's ~/.config/byoroot/profiles is always read)")
+    s.add_argument("--strict-cabf", metavar="TYPE",
+                   help="also lint with pkilint's CA/B Forum TLS BR validators for this CA type, "
+                   "e.g. EXTERNAL-UNCONSTRAINED-TLS-CA")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="byoroot", description="Sign a hosted CA's intermediate CSR with an offline root CA.")
+    p = _Parser(
+        prog="byoroot",
+        description="Sign a hosted CA's intermediate CSR with an offline root CA. "
+        "Without a command, the ceremony app starts.",
+    )
     p.add_argument("--version", action="version", version=f"byoroot {__version__}")
+    _add_tui_options(p, suppress=False)
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    s = sub.add_parser("tui", help="start the ceremony app (the default without a command)")
+    _add_tui_options(s, suppress=True)
 
     s = sub.add_parser("inspect", help="show what a CSR asks for and whether it would be signed")
     s.add_argument("csr", metavar="CSR")
-    s.add_argument("--profile", default="intermediate-ca", help="profile to review the request against")
+    _add_profile_options(s)
+    s.add_argument("--root-cert", metavar="FILE", help="lint against this root (default: a stand-in issuer)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("sign", help="issue intermediate.crt from a CSR with the root key")
     s.add_argument("csr", metavar="CSR")
     s.add_argument("--root-cert", required=True, metavar="FILE")
-    s.add_argument("--root-key", required=True, metavar="FILE")
+    key = s.add_mutually_exclusive_group(required=True)
+    key.add_argument("--root-key", metavar="FILE", help="the root private key file")
+    key.add_argument("--pkcs11-uri", metavar="URI",
+                     help="the root key in a PKCS#11 token (RFC 7512), e.g. 'pkcs11:token=root;object=root-key'")
     s.add_argument("--passphrase-file", metavar="FILE", help="first line is the root key's passphrase")
-    s.add_argument("--profile", default="intermediate-ca", metavar="NAME")
+    s.add_argument("--pin-file", metavar="FILE", help="first line is the token's user PIN (with --pkcs11-uri)")
+    s.add_argument("--pkcs11-module", metavar="PATH",
+                   help="the PKCS#11 module (.so); overrides the URI's module-path")
+    _add_profile_options(s)
     s.add_argument("--out", metavar="DIR", help="folder for intermediate.crt (default: the CSR's folder)")
     s.add_argument("--force", action="store_true", help="replace an existing intermediate.crt")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -54,10 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("profiles", help="list signing profiles and their settings")
+    s.add_argument("--profiles", metavar="DIR", action="append", help="also read *.toml profiles from DIR (repeatable)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
-    s = sub.add_parser("demo", help="a demo signing with throwaway keys (never for real use)")
+    s = sub.add_parser("demo", help="a demo ceremony in the app with throwaway keys (never for real use)")
     s.add_argument("--dir", metavar="DIR", help="where to put the demo stick (default: a new temp folder)")
+    s.add_argument("--headless", action="store_true", help="run the demo signing in the terminal, without the app")
     return p
 
 
@@ -74,21 +116,24 @@ def _line(label: str, value: object) -> str:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from byoroot_tui.core.csr import load_csr
-    from byoroot_tui.core.findings import refusals
-    from byoroot_tui.core.issue import review_request
+    from byoroot_tui.core.issue import assess
     from byoroot_tui.core.profiles import get_profile
+    from byoroot_tui.core.root import load_root
 
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile, args.profiles)
     info = load_csr(args.csr)
-    findings = list(info.findings)
-    if not info.refused:
-        findings += review_request(info, profile)
-    verdict = "refused" if refusals(findings) else "acceptable"
+    root = load_root(args.root_cert) if args.root_cert else None
+    assessment = assess(info, profile, root, strict_cabf=args.strict_cabf)
+    findings = assessment.findings
+    verdict = "refused" if assessment.refused else "acceptable"
     if args.json:
         data = info.as_dict()
         data["findings"] = [f.as_dict() for f in findings]
         data["profile"] = profile.name
         data["verdict"] = verdict
+        plan = assessment.plan
+        data["would_issue"] = plan.as_dict() if plan else None
+        data["linted_against_stand_in_issuer"] = assessment.stand_in_root
         _emit_json(data)
         return 1 if verdict == "refused" else 0
     out = [f"CSR {info.name}", _line("SHA-256 (DER):", info.sha256), "", "Subject", _line("RFC 4514:", info.subject_text)]
@@ -143,6 +188,44 @@ def _passphrase_source(args: argparse.Namespace):  # type: ignore[no-untyped-def
     return source
 
 
+def _pin_prompt(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Asked only when the token wants a typed PIN and neither --pin-file nor the URI gives one."""
+    from byoroot_tui.core.errors import InputRefused
+
+    def prompt() -> bytearray | None:
+        if sys.stdin is not None and sys.stdin.isatty():
+            import getpass
+
+            try:
+                typed = getpass.getpass("Token user PIN: ")  # no echo
+            except (EOFError, KeyboardInterrupt):
+                raise InputRefused("no PIN entered") from None
+            return bytearray(typed.encode("utf-8"))
+        raise InputRefused("the token needs a PIN: give --pin-file (no terminal to prompt on)")
+
+    return prompt
+
+
+def _open_signer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The root signer: a key file (--root-key) or a key in a PKCS#11 token (--pkcs11-uri)."""
+    from byoroot_tui.core.errors import InputRefused
+
+    uri = getattr(args, "pkcs11_uri", None)
+    pin_file, module = getattr(args, "pin_file", None), getattr(args, "pkcs11_module", None)
+    if uri is None:
+        if pin_file or module:
+            raise InputRefused("--pin-file and --pkcs11-module go with --pkcs11-uri")
+        from byoroot_tui.core.signer import load_root_key
+
+        return load_root_key(args.root_key, _passphrase_source(args))
+    if args.passphrase_file:
+        raise InputRefused("--passphrase-file goes with --root-key; a token's PIN comes from --pin-file")
+    from byoroot_tui.core.pkcs11 import Pkcs11Signer  # python-pkcs11 is loaded only here
+
+    return Pkcs11Signer(uri, module_path=module, pin_file=pin_file, pin_prompt=_pin_prompt(args),
+                        notice=lambda text: print(text, file=sys.stderr))
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     from byoroot_tui.core.csr import load_csr
     from byoroot_tui.core.export import check_writable_target, write_new_file
@@ -150,16 +233,15 @@ def cmd_sign(args: argparse.Namespace) -> int:
     from byoroot_tui.core.issue import make_plan, sign_plan
     from byoroot_tui.core.profiles import get_profile
     from byoroot_tui.core.root import iso, load_root
-    from byoroot_tui.core.signer import load_root_key
     from byoroot_tui.core.text import safe_text
 
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile, args.profiles)
     csr = load_csr(args.csr)
     root = load_root(args.root_cert)
-    out_dir = Path(args.out) if args.out else Path(args.csr).resolve().parent
+    out_dir = Path(args.out) if args.out else Path(os.path.abspath(args.csr)).parent  # the stick, not a link target
     check_writable_target(out_dir, CERT_NAME, overwrite=args.force)  # fail before the key is touched
-    plan = make_plan(csr, profile, root)
-    with load_root_key(args.root_key, _passphrase_source(args)) as signer:
+    plan = make_plan(csr, profile, root, strict_cabf=args.strict_cabf)
+    with _open_signer(args) as signer:
         issued = sign_plan(plan, signer)
     path = write_new_file(out_dir, CERT_NAME, issued.pem, overwrite=args.force)
 
@@ -172,6 +254,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
     out += [_line("Subject:", plan.subject_text), _line("Issuer:", plan.issuer_text)]
     out += [_line("Serial:", plan.serial_hex), _line("Not before:", iso(plan.not_before)), _line("Not after:", iso(plan.not_after))]
     out += [_line("Signature:", plan.signature_algorithm), _line("CSR SHA-256:", csr.sha256), _line("Written to:", safe_text(str(path)))]
+    out.append(_line("Lint before signing:", plan.lint.summary() if plan.lint else "not run"))
+    out.append(_line("Lint after signing:", issued.lint.summary() if issued.lint else "not run"))
     for w in plan.warnings:
         out.append(f"WARNING: {w}")
     out += ["", "SHA-256 fingerprint of the certificate (DER):", "", grouped_hex(issued.sha256, per_line=8), ""]
@@ -193,7 +277,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     expected = parse_fingerprint(args.fingerprint) if args.fingerprint is not None else None
     label = f"certificate {safe_text(Path(args.cert).name)!r}"
     cert = load_certificate_bytes(read_input_file(args.cert, "certificate"), label)
-    root = load_root(args.root_cert)
+    root = load_root(args.root_cert, for_issuing=False)
     csr = load_csr(args.csr) if args.csr else None
     checks = verify_certificate(cert, root, csr, expected)
     ok = all(c.ok for c in checks)
@@ -210,29 +294,74 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from byoroot_tui.core.profiles import list_profiles
+    from byoroot_tui.core.profiles import find_profiles
 
-    profiles = list_profiles()
+    listing = find_profiles(args.profiles)
     if args.json:
-        _emit_json({"profiles": [p.settings() for p in profiles]})
-        return 0
-    for p in profiles:
-        s = p.settings()
-        path_len = "no limit" if p.path_length is None else p.path_length
+        _emit_json({"profiles": [p.settings() for p in listing.profiles], "errors": listing.errors})
+        return 1 if listing.errors else 0
+    for p in listing.profiles:
         print(f"{p.name} ({p.source})\n  {p.description}")
-        print(_line("path length:", path_len))
-        print(_line("validity:", f"{p.validity_days} days"))
-        print(_line("signature hash:", f"{p.signature_hash} (Ed25519 roots sign as Ed25519)"))
-        print(_line("key usage:", ", ".join(s["key_usage"])))  # type: ignore[arg-type]
-        print(_line("cap to issuer:", "yes" if p.cap_to_issuer else "no (refuse instead)"))
-        print(_line("backdate:", f"{p.backdate_minutes} minutes"))
-    return 0
+        for label, value in p.describe():
+            print(_line(f"{label}:", value))
+        print()
+    for error in listing.errors:
+        print(f"byoroot: {error}", file=sys.stderr)
+    return 1 if listing.errors else 0
+
+
+# ---------------------------------------------------------------------------- demo
+
+
+# ---------------------------------------------------------------------------- tui
+
+
+def _run_tui(**kwargs: Any) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("byoroot: the ceremony app needs a terminal; use a command (see byoroot --help)", file=sys.stderr)
+        return 2
+    from byoroot_tui.ui.app import make_app  # Textual is imported only here
+
+    app = make_app(**kwargs)
+    rc = app.run()
+    return rc if isinstance(rc, int) else 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    return _run_tui(
+        media_roots=getattr(args, "tui_media_root", None) or [],
+        csr=getattr(args, "tui_csr", None),
+        root_cert=getattr(args, "tui_root_cert", None),
+        root_key=getattr(args, "tui_root_key", None),
+        out=getattr(args, "tui_out", None),
+    )
 
 
 # ---------------------------------------------------------------------------- demo
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.headless or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return cmd_demo_headless(args)  # no terminal for the app: the headless demo
+    from byoroot_tui.core.demo import DEMO_WARNING, make_demo
+
+    base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="byoroot-demo-"))
+    print(f"*** {DEMO_WARNING} ***")
+    material = make_demo(base)
+    print(f"Demo stick: {material.stick}\nDemo root:  {material.root_cert}\n")
+    rc = _run_tui(
+        media_roots=[material.stick],
+        csr=material.csr,
+        root_cert=material.root_cert,
+        root_key=material.root_key,
+        demo=True,
+    )
+    print(f"*** {DEMO_WARNING} ***")
+    print(f"Demo files are in {base}")
+    return rc
+
+
+def cmd_demo_headless(args: argparse.Namespace) -> int:
     from byoroot_tui.core.demo import DEMO_WARNING, make_demo
 
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="byoroot-demo-"))
@@ -240,29 +369,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     material = make_demo(base)
     print(f"Demo stick: {material.stick}\nDemo root:  {material.root_cert}\n")
     print(f"$ byoroot inspect {material.csr}\n")
-    cmd_inspect(argparse.Namespace(csr=str(material.csr), profile="intermediate-ca", json=False))
+    parser = build_parser()  # the real defaults of every option, whatever options the commands gain
+    cmd_inspect(parser.parse_args(["inspect", str(material.csr)]))
     print(f"\n$ byoroot sign {material.csr} --root-cert {material.root_cert} --root-key {material.root_key}\n")
-    sign_args = argparse.Namespace(
-        csr=str(material.csr), root_cert=str(material.root_cert), root_key=str(material.root_key),
-        passphrase_file=None, profile="intermediate-ca", out=None, force=False, json=False,
-    )
-    rc = cmd_sign(sign_args)
+    rc = cmd_sign(parser.parse_args(["sign", str(material.csr), "--root-cert", str(material.root_cert),
+                                     "--root-key", str(material.root_key)]))
     cert = material.stick / CERT_NAME
     print(f"$ byoroot verify {cert} --root-cert {material.root_cert} --csr {material.csr}\n")
-    rc = rc or cmd_verify(argparse.Namespace(cert=str(cert), root_cert=str(material.root_cert), csr=str(material.csr), fingerprint=None, json=False))
+    rc = rc or cmd_verify(parser.parse_args(["verify", str(cert), "--root-cert", str(material.root_cert),
+                                             "--csr", str(material.csr)]))
     print(f"\n*** {DEMO_WARNING} ***")
     return rc
 
 
-COMMANDS = {"inspect": cmd_inspect, "sign": cmd_sign, "verify": cmd_verify, "profiles": cmd_profiles, "demo": cmd_demo}
+COMMANDS = {
+    "inspect": cmd_inspect,
+    "sign": cmd_sign,
+    "verify": cmd_verify,
+    "profiles": cmd_profiles,
+    "demo": cmd_demo,
+    "tui": cmd_tui,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: return the code instead of raising
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
-        parser.print_help()
-        return 2
+        args.command = "tui"  # no command: the ceremony app
+    elif args.command not in ("tui",) and any(getattr(args, o, None) for o in TUI_OPTIONS):
+        parser.error("--media-root/--csr/--root-cert/--root-key/--out before a command belong to the app; "
+                     "put a command's options after it")
     as_json = getattr(args, "json", False)
     try:
         from byoroot_tui.core.errors import ByorootError

@@ -54,6 +54,9 @@ _UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 _RES_AVAIL = set(":[]@!$'()*+,=")
 _PATH_CHARS = frozenset(_UNRESERVED | _RES_AVAIL | {"&"})
 _QUERY_CHARS = frozenset(_UNRESERVED | _RES_AVAIL | {"/", "?", "|"})
+# RFC 7512 lets '?' stand unencoded in a query value; byoroot refuses that (it is nearly always a
+# '&' typed as '?', which would swallow the next attribute, PIN included), so it always encodes it.
+_QUERY_OUT = _QUERY_CHARS - {"?"}
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HEX = set("0123456789abcdefABCDEF")
 
@@ -96,9 +99,9 @@ class Pkcs11Uri:
         if with_query:
             query = []
             if self.module_path is not None:
-                query.append("module-path=" + _encode(self.module_path.encode("utf-8"), _QUERY_CHARS))
+                query.append("module-path=" + _encode(self.module_path.encode("utf-8"), _QUERY_OUT))
             if self.pin_source is not None:
-                query.append("pin-source=" + _encode(self.pin_source.encode("utf-8"), _QUERY_CHARS))
+                query.append("pin-source=" + _encode(self.pin_source.encode("utf-8"), _QUERY_OUT))
             if self.pin_value is not None:
                 query.append("pin-value=(hidden)")
             if query:
@@ -161,24 +164,19 @@ def _split(part: str, sep: str, where: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def parse_pkcs11_uri(text: str) -> Pkcs11Uri:
-    """Parse an RFC 7512 PKCS#11 URI. Raises `InputRefused` (one line, never the PIN)."""
-    if not isinstance(text, str):
-        raise _refuse("not text")
-    if len(text) > MAX_URI_CHARS:
-        raise _refuse(f"longer than {MAX_URI_CHARS} characters")
-    if text[:7].lower() != "pkcs11:":
-        raise InputRefused("not a PKCS#11 URI: it must start with 'pkcs11:' (RFC 7512)")
-    rest = text[7:]
-    if "#" in rest:
-        raise _refuse("a '#' must be percent-encoded (%23)")
-    path, _, query = rest.partition("?")
-    path_pairs = _split(path, ";", "path")
-    query_pairs = _split(query, "&", "query")
+_PIN_INSIDE = re.compile(r"pin-(value|source)(=|%3[dD])")
 
+
+def _wipe_all(values: dict[str, bytearray]) -> None:
+    for value in values.values():
+        value[:] = b"\x00" * len(value)
+
+
+def _read_attributes(
+    path_pairs: list[tuple[str, str]], query_pairs: list[tuple[str, str]],
+    values: dict[str, bytearray], unknown: list[str],
+) -> None:
     seen: set[str] = set()
-    unknown: list[str] = []
-    values: dict[str, bytearray] = {}
     for pairs, known, allowed in (
         (path_pairs, PATH_ATTRIBUTES, _PATH_CHARS),
         (query_pairs, QUERY_ATTRIBUTES, _QUERY_CHARS),
@@ -194,10 +192,41 @@ def parse_pkcs11_uri(text: str) -> Pkcs11Uri:
                     name += " (belongs after '?')"
                 unknown.append(name)
                 continue
+            if name != "pin-value" and _PIN_INSIDE.search(raw):
+                # e.g. "object=k&pin-value=1234" or "module-path=/m.so?pin-value=1234": a typo that
+                # would otherwise put the PIN into this attribute, and into messages that show it.
+                raise _refuse(f"attribute {name} holds 'pin-…=': put query attributes after '?' and separate "
+                              "them with '&'")
+            if allowed is _QUERY_CHARS and "?" in raw:
+                raise _refuse(f"a second '?' in attribute {name}: separate query attributes with '&' "
+                              "(write %3F for a '?' in a value)")
             values[name] = _decode_value(raw, allowed, f"attribute {name}")
+
+
+def parse_pkcs11_uri(text: str) -> Pkcs11Uri:
+    """Parse an RFC 7512 PKCS#11 URI. Raises `InputRefused` (one line, never the PIN)."""
+    if not isinstance(text, str):
+        raise _refuse("not text")
+    if len(text) > MAX_URI_CHARS:
+        raise _refuse(f"longer than {MAX_URI_CHARS} characters")
+    if text[:7].lower() != "pkcs11:":
+        raise InputRefused("not a PKCS#11 URI: it must start with 'pkcs11:' (RFC 7512)")
+    rest = text[7:]
+    if "#" in rest:
+        raise _refuse("a '#' must be percent-encoded (%23)")
+    path, _, query = rest.partition("?")
+    path_pairs = _split(path, ";", "path")
+    query_pairs = _split(query, "&", "query")
+
+    unknown: list[str] = []
+    values: dict[str, bytearray] = {}
+    try:
+        _read_attributes(path_pairs, query_pairs, values, unknown)
+    except ByorootError:
+        _wipe_all(values)  # a pin-value decoded before the refusal is overwritten before it leaves
+        raise
     if unknown:
-        for value in values.values():
-            value[:] = b"\x00" * len(value)
+        _wipe_all(values)
         listed = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
         raise InputRefused(
             f"unsupported PKCS#11 URI attribute(s): {listed} "
@@ -255,7 +284,7 @@ def format_pkcs11_uri(
             parts.append(f"{name}={_encode(data, _PATH_CHARS)}")
     uri = "pkcs11:" + ";".join(parts)
     if module_path is not None:
-        uri += "?module-path=" + _encode(module_path.encode("utf-8"), _QUERY_CHARS)
+        uri += "?module-path=" + _encode(module_path.encode("utf-8"), _QUERY_OUT)
     return uri
 
 
