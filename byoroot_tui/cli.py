@@ -83,15 +83,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the PKCS#11 module (.so); overrides the URI's module-path")
     _add_profile_options(s)
     s.add_argument("--out", metavar="DIR", help="folder for intermediate.crt (default: the CSR's folder)")
-    s.add_argument("--force", action="store_true", help="replace an existing intermediate.crt")
+    s.add_argument("--force", action="store_true",
+                   help="replace existing intermediate.crt, intermediate-fingerprint.png and ceremony-record.txt")
+    s.add_argument("--officer", metavar="NAME", action="append",
+                   help="a ceremony officer, recorded on the sheet and in the log (give it twice for two officers)")
+    s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("verify", help="check an issued certificate against the root, CSR and fingerprint")
     s.add_argument("cert", metavar="CERT")
     s.add_argument("--root-cert", required=True, metavar="FILE")
     s.add_argument("--csr", metavar="FILE")
-    s.add_argument("--fingerprint", metavar="HEX", help="expected SHA-256 (any case; colons or spaces allowed)")
+    s.add_argument("--fingerprint", metavar="HEX|WORDS",
+                   help="expected SHA-256: hex (any case; colons or spaces allowed) or the 32 PGP words")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("log", help="check the station log's hash chain")
+    log_sub = s.add_subparsers(dest="log_command", parser_class=_Parser, metavar="ACTION", required=True)
+    v = log_sub.add_parser("verify", help="check the chain from genesis to the end")
+    v.add_argument("file", metavar="FILE", nargs="?", help="the log (default: the station log)")
+    v.add_argument("--head", metavar="HASH", help="the head hash printed on the latest ceremony sheet")
+    v.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("profiles", help="list signing profiles and their settings")
     s.add_argument("--profiles", metavar="DIR", action="append", help="also read *.toml profiles from DIR (repeatable)")
@@ -226,39 +238,87 @@ def _open_signer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                         notice=lambda text: print(text, file=sys.stderr))
 
 
+def _officers(names: list[str] | None) -> list[str]:
+    from byoroot_tui.core.ceremony import check_officer_name, same_person
+    from byoroot_tui.core.errors import InputRefused
+
+    officers = [check_officer_name(n) for n in names or []]
+    for i, a in enumerate(officers):
+        for b in officers[i + 1 :]:
+            if same_person(a, b):
+                raise InputRefused(f"officer {a!r} is named twice: a two-person ceremony needs two different officers")
+    return officers
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
+    from byoroot_tui.core.errors import ByorootError, ExportFailed
+    from byoroot_tui.core.stationlog import append_event, default_log_path
+
+    log_path = Path(args.log) if args.log else default_log_path()
+    facts: dict[str, object] = {"csr_file": Path(args.csr).name}
+    try:
+        return _sign(args, log_path, facts)
+    except ExportFailed:
+        raise  # export_ceremony logged it
+    except ByorootError as exc:
+        try:
+            append_event(log_path, "refused", {**facts, "reason": str(exc)})
+        except ByorootError as log_exc:
+            raise ByorootError(f"{exc} (and the station log could not record it: {log_exc})") from None
+        raise
+
+
+def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) -> int:
     from byoroot_tui.core.csr import load_csr
-    from byoroot_tui.core.export import check_writable_target, write_new_file
-    from byoroot_tui.core.fingerprint import grouped_hex
+    from byoroot_tui.core.fingerprint import grouped_hex, pgp_words
     from byoroot_tui.core.issue import make_plan, sign_plan
     from byoroot_tui.core.profiles import get_profile
+    from byoroot_tui.core.record import check_export_targets, export_ceremony
     from byoroot_tui.core.root import iso, load_root
     from byoroot_tui.core.text import safe_text
 
+    officers = _officers(args.officer)
+    facts["officers"] = officers
     profile = get_profile(args.profile, args.profiles)
     csr = load_csr(args.csr)
+    facts.update(csr_file=csr.name, csr_sha256=csr.sha256, subject=csr.subject_text, profile=profile.name)
     root = load_root(args.root_cert)
+    facts["root_sha256"] = root.sha256
     out_dir = Path(args.out) if args.out else Path(os.path.abspath(args.csr)).parent  # the stick, not a link target
-    check_writable_target(out_dir, CERT_NAME, overwrite=args.force)  # fail before the key is touched
+    check_export_targets(out_dir, overwrite=args.force)  # fail before the key is touched
     plan = make_plan(csr, profile, root, strict_cabf=args.strict_cabf)
     with _open_signer(args) as signer:
         issued = sign_plan(plan, signer)
-    path = write_new_file(out_dir, CERT_NAME, issued.pem, overwrite=args.force)
+    exported = export_ceremony(issued, out_dir, officers=officers, csr_file=csr.name, log_path=log_path,
+                               overwrite=args.force)
+    words = pgp_words(issued.sha256)
 
     if args.json:
         data = issued.as_dict()
-        data["certificate"] = str(path)
+        data["certificate"] = str(exported.certificate)
+        data["qr_png"] = str(exported.qr_png)
+        data["ceremony_record"] = str(exported.sheet)
+        data["log"] = str(log_path)
+        data["log_head"] = exported.log_head
+        data["officers"] = officers
+        data["pgp_words"] = words
         _emit_json(data)
         return 0
     out = [f"Issued {CERT_NAME} with profile {profile.name}"]
     out += [_line("Subject:", plan.subject_text), _line("Issuer:", plan.issuer_text)]
     out += [_line("Serial:", plan.serial_hex), _line("Not before:", iso(plan.not_before)), _line("Not after:", iso(plan.not_after))]
-    out += [_line("Signature:", plan.signature_algorithm), _line("CSR SHA-256:", csr.sha256), _line("Written to:", safe_text(str(path)))]
+    out += [_line("Signature:", plan.signature_algorithm), _line("CSR SHA-256:", csr.sha256)]
     out.append(_line("Lint before signing:", plan.lint.summary() if plan.lint else "not run"))
     out.append(_line("Lint after signing:", issued.lint.summary() if issued.lint else "not run"))
+    if officers:
+        out.append(_line("Officers:", ", ".join(officers)))
     for w in plan.warnings:
         out.append(f"WARNING: {w}")
+    out += ["", "Written:"]
+    out += [f"  {safe_text(str(p))}" for p in (exported.certificate, exported.qr_png, exported.sheet)]
+    out.append(_line("Station log:", f"{safe_text(str(log_path))} (head {exported.log_head})"))
     out += ["", "SHA-256 fingerprint of the certificate (DER):", "", grouped_hex(issued.sha256, per_line=8), ""]
+    out += ["PGP words (read aloud in order):"] + ["  " + " ".join(words[i : i + 8]) for i in range(0, 32, 8)] + [""]
     print("\n".join(out))
     return 0
 
@@ -371,15 +431,36 @@ def cmd_demo_headless(args: argparse.Namespace) -> int:
     print(f"$ byoroot inspect {material.csr}\n")
     parser = build_parser()  # the real defaults of every option, whatever options the commands gain
     cmd_inspect(parser.parse_args(["inspect", str(material.csr)]))
-    print(f"\n$ byoroot sign {material.csr} --root-cert {material.root_cert} --root-key {material.root_key}\n")
-    rc = cmd_sign(parser.parse_args(["sign", str(material.csr), "--root-cert", str(material.root_cert),
-                                     "--root-key", str(material.root_key)]))
+    log = base / "demo-station-log.jsonl"  # a demo never writes to the station's real log
+    sign_argv = ["sign", str(material.csr), "--root-cert", str(material.root_cert), "--root-key",
+                 str(material.root_key), "--officer", "Demo Officer One", "--officer", "Demo Officer Two",
+                 "--log", str(log)]
+    print("\n$ byoroot " + " ".join(repr(a) if " " in a else a for a in sign_argv) + "\n")
+    rc = cmd_sign(parser.parse_args(sign_argv))
     cert = material.stick / CERT_NAME
     print(f"$ byoroot verify {cert} --root-cert {material.root_cert} --csr {material.csr}\n")
     rc = rc or cmd_verify(parser.parse_args(["verify", str(cert), "--root-cert", str(material.root_cert),
                                              "--csr", str(material.csr)]))
+    print(f"\n$ byoroot log verify {log}\n")
+    rc = rc or cmd_log(parser.parse_args(["log", "verify", str(log)]))
     print(f"\n*** {DEMO_WARNING} ***")
     return rc
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from byoroot_tui.core.stationlog import default_log_path, verify_log
+
+    path = Path(args.file) if args.file else default_log_path()
+    head = args.head.replace(" ", "").replace(":", "") if args.head else None
+    check = verify_log(path, head)
+    if args.json:
+        _emit_json({"ok": check.ok, "entries": check.entries, "head": check.head,
+                    "bad_line": check.bad_line, "reason": check.reason})
+    elif check.ok:
+        print(f"Station log intact: {check.reason}; head {check.head}")
+    else:
+        print(f"byoroot: station log NOT intact: {check.reason}", file=sys.stderr)
+    return 0 if check.ok else 1
 
 
 COMMANDS = {
@@ -389,6 +470,7 @@ COMMANDS = {
     "profiles": cmd_profiles,
     "demo": cmd_demo,
     "tui": cmd_tui,
+    "log": cmd_log,
 }
 
 

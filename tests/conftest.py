@@ -12,6 +12,14 @@ import pytest
 import factories as f
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_folders(tmp_path_factory, monkeypatch):  # type: ignore[no-untyped-def]
+    """No test reads or writes the real user's profiles or station log."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+
+
 @pytest.fixture
 def cli(capsys):  # type: ignore[no-untyped-def]
     """Call ``byoroot_tui.cli.main(argv)`` in-process and capture what it prints."""

@@ -44,7 +44,8 @@ def parse_fingerprint(text: str) -> str:
     compact = _SEPARATORS.sub("", cleaned).lower()
     if re.fullmatch(r"[0-9a-f]{64}", compact):
         return compact
-    if re.search(r"[g-zG-Z]", cleaned):  # words, not hex
+    tokens = cleaned.replace(",", " ").split()
+    if len(tokens) > 1 and all(t.isascii() and t.isalpha() for t in tokens):  # PGP words, not hex
         data = from_words(cleaned)
         if len(data) != 32:
             raise ByorootError(f"a SHA-256 fingerprint is 32 PGP words, not {len(data)}")
