@@ -252,20 +252,31 @@ def _officers(names: list[str] | None) -> list[str]:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     from byoroot_tui.core.errors import ByorootError, ExportFailed
-    from byoroot_tui.core.stationlog import append_event, default_log_path
+    from byoroot_tui.core.stationlog import default_log_path
+    from byoroot_tui.core.text import safe_text
 
     log_path = Path(args.log) if args.log else default_log_path()
-    facts: dict[str, object] = {"csr_file": Path(args.csr).name}
+    facts: dict[str, object] = {"csr_file": safe_text(Path(args.csr).name)}
     try:
         return _sign(args, log_path, facts)
-    except ExportFailed:
-        raise  # export_ceremony logged it
+    except ExportFailed as exc:
+        if facts.get("signed"):
+            raise  # export_ceremony logged it as export_failed
+        raise _logged_refusal(exc, log_path, facts) from None
     except ByorootError as exc:
-        try:
-            append_event(log_path, "refused", {**facts, "reason": str(exc)})
-        except ByorootError as log_exc:
-            raise ByorootError(f"{exc} (and the station log could not record it: {log_exc})") from None
-        raise
+        raise _logged_refusal(exc, log_path, facts) from None
+
+
+def _logged_refusal(exc: Exception, log_path: Path, facts: dict[str, object]) -> Exception:
+    """Log a refusal; return the error to raise (saying so if the log could not be written)."""
+    from byoroot_tui.core.errors import ByorootError
+    from byoroot_tui.core.stationlog import append_event
+
+    try:
+        append_event(log_path, "refused", {**facts, "reason": str(exc)})
+    except ByorootError as log_exc:
+        return ByorootError(f"{exc} (and the station log could not record it: {log_exc})")
+    return exc
 
 
 def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) -> int:
@@ -275,6 +286,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) ->
     from byoroot_tui.core.profiles import get_profile
     from byoroot_tui.core.record import check_export_targets, export_ceremony
     from byoroot_tui.core.root import iso, load_root
+    from byoroot_tui.core.stationlog import check_appendable
     from byoroot_tui.core.text import safe_text
 
     officers = _officers(args.officer)
@@ -286,9 +298,11 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) ->
     facts["root_sha256"] = root.sha256
     out_dir = Path(args.out) if args.out else Path(os.path.abspath(args.csr)).parent  # the stick, not a link target
     check_export_targets(out_dir, overwrite=args.force)  # fail before the key is touched
+    check_appendable(log_path)
     plan = make_plan(csr, profile, root, strict_cabf=args.strict_cabf)
     with _open_signer(args) as signer:
         issued = sign_plan(plan, signer)
+    facts["signed"] = True
     exported = export_ceremony(issued, out_dir, officers=officers, csr_file=csr.name, log_path=log_path,
                                overwrite=args.force)
     words = pgp_words(issued.sha256)
@@ -415,6 +429,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         root_cert=material.root_cert,
         root_key=material.root_key,
         demo=True,
+        log_path=base / "station-log.jsonl",  # a demo never writes to the station's real log
     )
     print(f"*** {DEMO_WARNING} ***")
     print(f"Demo files are in {base}")
@@ -451,7 +466,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     from byoroot_tui.core.stationlog import default_log_path, verify_log
 
     path = Path(args.file) if args.file else default_log_path()
-    head = args.head.replace(" ", "").replace(":", "") if args.head else None
+    head = args.head.replace(" ", "").replace(":", "") if args.head is not None else None
     check = verify_log(path, head)
     if args.json:
         _emit_json({"ok": check.ok, "entries": check.entries, "head": check.head,

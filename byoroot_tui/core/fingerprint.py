@@ -64,20 +64,17 @@ def qr_matrix(payload: str) -> list[list[bool]]:
     return [[bool(cell) for cell in row] for row in qr.get_matrix()]
 
 
-def qr_text(matrix: list[list[bool]]) -> list[str]:
-    """The matrix as half-block characters, two module rows per text line, dark on light.
+def qr_text(matrix: list[list[bool]], *, for_paper: bool = False) -> list[str]:
+    """The matrix as half-block characters, two module rows per text line.
 
-    Light modules are blocks and dark ones spaces, so that on paper or a light-on-dark
-    terminal the code reads as dark on light; the quiet zone is part of the matrix.
+    On a terminal (light text on a dark background) light modules are drawn as blocks, so the
+    code shows dark on light. On paper a block is ink, so ``for_paper=True`` draws the dark
+    modules as blocks instead. The quiet zone is part of the matrix either way.
     """
     rows = matrix + ([[False] * len(matrix[0])] if len(matrix) % 2 else [])
-    lines = []
-    for top, bottom in zip(rows[0::2], rows[1::2]):
-        line = []
-        for t, b in zip(top, bottom):
-            line.append({(False, False): "█", (True, False): "▄", (False, True): "▀", (True, True): " "}[(t, b)])
-        lines.append("".join(line))
-    return lines
+    ink = (lambda m: m) if for_paper else (lambda m: not m)
+    glyph = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
+    return ["".join(glyph[(ink(t), ink(b))] for t, b in zip(top, bottom)) for top, bottom in zip(rows[0::2], rows[1::2])]
 
 
 def qr_png(matrix: list[list[bool]], scale: int = 10) -> bytes:

@@ -179,7 +179,8 @@ class Profile:
             lines.append(("policies", ", ".join(self.certificate_policies)))
         if self.name_constraints is not None:
             for key, values in self.name_constraints.settings().items():
-                lines.append((f"{key.replace('_', ' ')} (critical)", ", ".join(values)))
+                kind, _, what = key.partition("_")
+                lines.append((f"{kind} {what.upper() if what != 'email' else 'e-mail'}", ", ".join(values) + " (critical)"))
         if self.strict_cabf:
             lines.append(("strict CA/B lint", self.strict_cabf))
         lines.append(("backdate", f"{self.backdate_minutes} minutes"))

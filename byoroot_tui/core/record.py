@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
-import textwrap
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +23,46 @@ WIDTH = 80
 LABEL = 22
 
 
+def _width(text: str) -> int:
+    """Columns on a terminal or printer: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap by display width; words wider than a line are broken."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while _width(word) > width:  # break an over-long word
+            room = width - _width(line) - (1 if line else 0)
+            if room <= 0:
+                lines.append(line)
+                line, room = "", width
+            cut, used = 0, 0
+            while cut < len(word) and used + _width(word[cut]) <= room:
+                used += _width(word[cut])
+                cut += 1
+            line = f"{line} {word[:cut]}" if line else word[:cut]
+            lines.append(line)
+            line, word = "", word[cut:]
+        candidate = f"{line} {word}" if line else word
+        if _width(candidate) <= width:
+            line = candidate
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return lines
+
+
 def _field(label: str, value: str) -> list[str]:
-    """``label`` then ``value`` wrapped to the sheet's width, continuation lines indented."""
-    lines = textwrap.wrap(value, WIDTH - LABEL, break_long_words=True, break_on_hyphens=False) or [""]
+    """``label`` then ``value`` wrapped to the sheet's width, continuation lines indented.
+
+    A label too long for the label column gets a line of its own.
+    """
+    lines = _wrap(value, WIDTH - LABEL) or [""]
+    if len(label) >= LABEL:
+        return [label] + [" " * LABEL + line for line in lines]
     out = [f"{label:<{LABEL}}{lines[0]}"]
     out += [" " * LABEL + line for line in lines[1:]]
     return out
@@ -38,10 +75,15 @@ def _hash_field(label: str, hex_digest: str) -> list[str]:
 
 
 def _words_lines(words: list[str]) -> list[str]:
-    lines = []
-    for i in range(0, len(words), 8):
-        chunk = words[i : i + 8]
-        lines.append(f"  {i + 1:>2}-{i + len(chunk):<2} " + " ".join(chunk))
+    """The words in order, as many to a line as fit in 80 columns, each line numbered."""
+    lines: list[str] = []
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while j < len(words) and len(f"  {i + 1:>2}-{j + 1:<2} " + " ".join(words[i : j + 1])) <= WIDTH:
+            j += 1
+        lines.append(f"  {i + 1:>2}-{j:<2} " + " ".join(words[i:j]))
+        i = j
     return lines
 
 
@@ -96,9 +138,9 @@ def render_sheet(
     out.append("  as PGP words (read aloud in order):")
     out += _words_lines(pgp_words(issued.sha256))
     out.append("")
-    qr = qr_text(qr_matrix(issued.sha256))
+    qr = qr_text(qr_matrix(issued.sha256), for_paper=True)
     pad = max(0, (WIDTH - len(qr[0])) // 2)
-    out += [" " * pad + line for line in qr]
+    out += [(" " * pad + line).rstrip() for line in qr]  # the quiet zone is blank paper
     out.append(f"{'QR payload: the fingerprint in lowercase hex':^{WIDTH}}".rstrip())
     out.append(thin)
     out += _hash_field("Station log head:", log_head) if log_head else _field("Station log head:", "(no station log)")

@@ -52,6 +52,26 @@ def _last_line(fd: int) -> bytes | None:
     return tail[:-1] if tail.endswith(b"\n") else tail
 
 
+def check_appendable(path: str | os.PathLike[str]) -> None:
+    """Before signing: refuse when the log cannot take an entry cleanly (e.g. a torn last line)."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ByorootError(f"cannot read the station log {safe_text(str(p))!r}: {os.strerror(exc.errno or errno.EIO)}") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            raise ByorootError(
+                f"the station log {safe_text(str(p))!r} ends with an incomplete line (a torn write?): "
+                "check it with `byoroot log verify` before signing"
+            )
+    finally:
+        os.close(fd)
+
+
 def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, object]) -> str:
     """Append one event and return the new head hash. Raises `ByorootError` if it cannot."""
     if event not in EVENTS:
@@ -69,6 +89,7 @@ def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, obj
         if st.st_mode & 0o077:
             os.fchmod(fd, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        check_appendable(p)  # never glue an entry onto a torn line
         rfd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             last = _last_line(rfd)
