@@ -476,7 +476,7 @@ def test_the_profiles_listing_shows_every_setting(cli, tmp_path) -> None:  # typ
     block = r.out.split("nc (", 1)[1]
     for label in ("path length:", "no limit", "refused if the root expires first", "key usage:",
                   "extended key usage:", "client_auth", "CRL distribution:", "OCSP:", "CA issuers:", "policies:",
-                  "permitted dns (critical):", "excluded ip (critical):", "permitted email (critical):",
+                  "permitted DNS:", "excluded IP:", "permitted e-mail:", "(critical)",
                   "strict CA/B lint:", "NON-TLS-CA"):
         assert label in block, label
     assert f.unsafe_chars(r.out) == []

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,10 @@ _PEM_BLOCK = re.compile(
     rb"-----BEGIN ([^\r\n-]{1,80})-----\r?\n(.*?)-----END ([^\r\n-]{1,80})-----", re.DOTALL
 )
 WEAK_HASHES = {"md2", "md4", "md5", "sha1", "sha224"}
+# Bounds on what a real intermediate CA request holds; beyond them linting takes minutes.
+MAX_SUBJECT_ATTRIBUTES = 32
+MAX_SUBJECT_BYTES = 4096
+MAX_EXTENSIONS = 100
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,14 @@ def parse_csr(data: bytes, name: str = "CSR") -> CsrInfo:
         raise _refuse(name, _non_csr_der(der_bytes) or "is not a valid certificate request (malformed DER)") from None
 
     # Some problems only surface when a field is read: read every field here, in one place.
+    # cryptography's warnings about odd fields become findings instead of text on stderr.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fields_or_error = _read_fields(csr, der_bytes, name)
+    return _assess(csr, der_bytes, name, outside_text, fields_or_error, [str(w.message) for w in caught])
+
+
+def _read_fields(csr: x509.CertificateSigningRequest, der_bytes: bytes, name: str) -> tuple:  # type: ignore[type-arg]
     try:
         subject = csr.subject
         subject_text = name_text(subject)
@@ -193,8 +206,24 @@ def parse_csr(data: bytes, name: str = "CSR") -> CsrInfo:
         raise _refuse(name, "uses a public key algorithm that is not supported") from None
     except Exception:
         raise _refuse(name, "has a malformed subject, key, extension or attribute") from None
+    return subject, subject_text, fields, public_key, exts, extensions, attributes, raw_subject, raw_spki
 
+
+def _assess(
+    csr: x509.CertificateSigningRequest, der_bytes: bytes, name: str, outside_text: bool,
+    read: tuple, parse_warnings: list[str],  # type: ignore[type-arg]
+) -> CsrInfo:
+    subject, subject_text, fields, public_key, exts, extensions, attributes, raw_subject, raw_spki = read
     findings: list[Finding] = []
+    for message in dict.fromkeys(parse_warnings):
+        findings.append(Finding("warn", "csr.parse_warning", f"the CSR has an unusual field: {safe_text(message, 160)}"))
+    if len(raw_subject) > MAX_SUBJECT_BYTES or len(fields) > MAX_SUBJECT_ATTRIBUTES:
+        findings.append(Finding("refuse", "csr.subject_too_large",
+                                f"the CSR's subject is too large ({len(fields)} attributes, {len(raw_subject)} bytes; "
+                                f"at most {MAX_SUBJECT_ATTRIBUTES} and {MAX_SUBJECT_BYTES})"))
+    if len(extensions) > MAX_EXTENSIONS:
+        findings.append(Finding("refuse", "csr.too_many_extensions",
+                                f"the CSR requests {len(extensions)} extensions (at most {MAX_EXTENSIONS})"))
     if outside_text:
         findings.append(
             Finding("warn", "csr.text_outside_pem", "the file has text outside the PEM block; it was ignored")

@@ -85,7 +85,11 @@ def write_new_file(
             os.fsync(fd)
         finally:
             os.close(fd)  # close can report a deferred write error: it raises here
-        os.chmod(tmp, mode)
+        try:
+            os.chmod(tmp, mode)  # the umask may have narrowed the mode given to open
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise  # FAT through FUSE has no modes: what open gave is all there is
         if overwrite:
             os.replace(tmp, target)
             created = target
