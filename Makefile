@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-tui screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/sign_bench.py
+
+# The app's speed: start-up vs a bare Textual app, key press to repaint, SIGN to fingerprint.
+bench-tui: $(STAMP)
+	$(BIN)/python bench/tui_bench.py
+
+# An SVG of every screen of a demo ceremony, at 80x24 and 160x48, into screenshots/.
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -19,6 +19,7 @@ from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 if TYPE_CHECKING:  # pragma: no cover
     from byoroot_tui.core.csr import CsrInfo
     from byoroot_tui.core.issue import Assessment, Issued, Plan
+    from byoroot_tui.core.record import Exported
     from byoroot_tui.core.profiles import Profile
     from byoroot_tui.core.root import RootCA
 
@@ -35,6 +36,13 @@ CERT_NAME = "intermediate.crt"
 DEFAULT_PROFILE_NAME = "intermediate-ca"  # equals core.profiles.DEFAULT_PROFILE.name (a test checks)
 MAX_OFFICER_NAME = 64
 SIGN_WORD = "SIGN"
+
+
+def existing_exports(folder: Path) -> list[str]:
+    """Which of the files a ceremony writes (certificate, QR PNG, record) already exist in ``folder``."""
+    from byoroot_tui.core.record import EXPORT_NAMES
+
+    return [n for n in EXPORT_NAMES if (folder / n).exists() or (folder / n).is_symlink()]
 
 
 def normalise_name(name: str) -> str:
@@ -56,6 +64,8 @@ def check_officer_name(name: str) -> str:
         raise InputRefused("the name contains control characters")
     if len(clean) > MAX_OFFICER_NAME:
         raise InputRefused(f"the name is longer than {MAX_OFFICER_NAME} characters")
+    if clean.casefold() == SIGN_WORD.casefold():
+        raise InputRefused(f"{SIGN_WORD} is not a name; type the officer's name here")
     return clean
 
 
@@ -180,6 +190,7 @@ class Ceremony:
     officer2: str | None = None
 
     issued: Issued | None = None
+    exported: Exported | None = None  # core.record.export_ceremony's result: certificate, QR PNG, sheet
     written: Path | None = None
     write_error: str | None = None
     sign_count: int = 0  # how many times the root key signed in this ceremony (must stay ≤ 1)
@@ -369,6 +380,21 @@ class Ceremony:
         self.officer1 = None
         self.officer2 = None
 
+    @property
+    def officers(self) -> list[str]:
+        return [o for o in (self.officer1, self.officer2) if o]
+
+    def log_fields(self) -> dict[str, object]:
+        """What the station log records about this ceremony when it is refused (as the CLI does)."""
+        fields: dict[str, object] = {"csr_file": self.csr.name if self.csr else (self.csr_path.name if self.csr_path else "")}
+        if self.csr is not None:
+            fields.update(csr_sha256=self.csr.sha256, subject=self.csr.subject_text)
+        fields["profile"] = self.profile_name
+        if self.root is not None:
+            fields["root_sha256"] = self.root.sha256
+        fields["officers"] = self.officers
+        return fields
+
     def sign_blocker(self) -> str | None:
         """Why signing may not start now, or None. Checked again right before the key is loaded."""
         if self.issued is not None:
@@ -400,8 +426,8 @@ class Ceremony:
         self.issued = issued
         self.sign_count += 1
 
-    def record_written(self, path: Path) -> None:
-        self.written, self.write_error = path, None
+    def record_written(self, exported: Exported) -> None:
+        self.exported, self.written, self.write_error = exported, exported.certificate, None
 
     def record_write_error(self, reason: str) -> None:
         self.written, self.write_error = None, reason

@@ -1,0 +1,560 @@
+"""The ceremony app: built by `make_app` with its environment injected (media, clock, clipboard).
+
+Crypto and the core's parsers are imported inside thread workers, never at start-up, so the
+first screen appears about as fast as a bare Textual app. Workers post typed messages; every
+error a worker meets becomes the core's one-line reason, shown inline or in a modal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Input
+from textual.worker import Worker, WorkerState
+
+from byoroot_tui.core.ceremony import STEPS, Ceremony
+from byoroot_tui.core.errors import ByorootError
+from byoroot_tui.core.media import Medium, discover_media
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _pyperclip_copy(text: str) -> bool:
+    """Copy with pyperclip where the station has a clipboard; False where it has none."""
+    try:
+        import pyperclip
+
+        pyperclip.copy(text)
+        return True
+    except Exception:  # pyperclip.PyperclipException and friends: no clipboard here
+        return False
+
+
+@dataclass
+class Services:
+    """The app's environment. Tests replace the media discovery and the clock, never the crypto."""
+
+    discover: Callable[[Iterable[Path]], list[Medium]] = field(
+        default=lambda roots: discover_media(roots)
+    )
+    clock: Callable[[], datetime] = _utcnow
+    clipboard: Callable[[str], bool] = _pyperclip_copy
+    poll_interval: float = 2.0  # seconds between media scans; 0 disables polling
+    log_path: Path | None = None  # the station log; None: core.stationlog.default_log_path()
+
+    def station_log(self) -> Path:
+        if self.log_path is not None:
+            return self.log_path
+        from byoroot_tui.core.stationlog import default_log_path
+
+        return default_log_path()
+
+
+def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """(result, None) or (None, one-line reason). Never raises."""
+    try:
+        return fn(*args, **kwargs), None
+    except ByorootError as exc:
+        return None, str(exc)
+    except MemoryError:
+        return None, "out of memory"
+    except Exception as exc:  # a bug, not the officer's fault: never a traceback on screen
+        return None, f"internal error ({type(exc).__name__}); nothing was signed or written"
+
+
+# ------------------------------------------------------------------ worker messages
+
+
+class CsrLoaded(Message):
+    def __init__(self, path: Path, info: Any, error: str | None) -> None:
+        super().__init__()
+        self.path, self.info, self.error = path, info, error
+
+
+class RootLoaded(Message):
+    def __init__(self, path: Path, root: Any, error: str | None) -> None:
+        super().__init__()
+        self.path, self.root, self.error = path, root, error
+
+
+class KeyChecked(Message):
+    def __init__(self, token: tuple[Any, ...], ok: bool, error: str | None) -> None:
+        super().__init__()
+        self.token, self.ok, self.error = token, ok, error
+
+
+class Assessed(Message):
+    def __init__(self, token: tuple[Any, ...], assessment: Any, error: str | None) -> None:
+        super().__init__()
+        self.token, self.assessment, self.error = token, assessment, error
+
+
+class PlanMade(Message):
+    def __init__(self, token: tuple[Any, ...], plan: Any, error: str | None) -> None:
+        super().__init__()
+        self.token, self.plan, self.error = token, plan, error
+
+
+# ------------------------------------------------------------------ the work itself
+
+
+def _load_csr(path: Path) -> Any:
+    from byoroot_tui.core.csr import load_csr
+
+    return load_csr(path)
+
+
+def _load_root(path: Path, now: datetime) -> Any:
+    from byoroot_tui.core.root import load_root
+
+    return load_root(path, now=now)
+
+
+def passphrase_source(secret: bytearray | None) -> Callable[[], bytearray | None]:
+    return lambda: secret
+
+
+def _check_key(key_path: Path, root: Any, secret: bytearray | None) -> bool:
+    """Load the key (with the passphrase typed), check it is the root's, drop it at once."""
+    from byoroot_tui.core.signer import check_signer_matches, load_root_key, wipe
+
+    try:
+        signer = load_root_key(key_path, passphrase_source(secret))
+        try:
+            check_signer_matches(signer, root)
+        finally:
+            signer.close()
+    finally:
+        wipe(secret)
+    return True
+
+
+def _make_plan(csr: Any, profile: Any, root: Any, now: datetime) -> Any:
+    from byoroot_tui.core.issue import make_plan
+
+    return make_plan(csr, profile, root, now=now)  # lints with pkilint before the key is ever touched
+
+
+def _assess(csr: Any, profile: Any, root: Any) -> Any:
+    from byoroot_tui.core.issue import assess
+
+    return assess(csr, profile, root)  # what `byoroot inspect` shows, lint included
+
+
+_SCREENS = {
+    "media": ("byoroot_tui.ui.screens.media", "MediaScreen"),
+    "preview": ("byoroot_tui.ui.screens.preview", "PreviewScreen"),
+    "profile": ("byoroot_tui.ui.screens.profile", "ProfileScreen"),
+    "root": ("byoroot_tui.ui.screens.root", "RootScreen"),
+    "review": ("byoroot_tui.ui.screens.review", "ReviewScreen"),
+    "sign": ("byoroot_tui.ui.screens.sign", "SignScreen"),
+    "result": ("byoroot_tui.ui.screens.sign", "ResultScreen"),
+}
+
+
+class ByorootApp(App[int]):
+    CSS_PATH = "byoroot.tcss"
+    TITLE = "byoroot"
+    SUB_TITLE = "offline root CA ceremony"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("ctrl+q", "request_quit", "Quit", id="app.quit", tooltip="Leave the app", priority=True),
+    ]
+
+    def __init__(self, ceremony: Ceremony, services: Services, *, csr_given: Path | None = None) -> None:
+        super().__init__()
+        self.ceremony = ceremony
+        self.services = services
+        self.csr_given = csr_given
+        self._steps: dict[str, Screen[Any]] = {}
+        self._warm = False
+        self.key_check_running = False
+        self._key_check_token: tuple[Any, ...] = ()
+        self._checked_token: tuple[Any, ...] = ()  # the token a successful key check was made under
+
+    # -------------------------------------------------------------- navigation
+
+    def step_screen(self, step: str) -> Screen[Any]:
+        if step not in self._steps:
+            import importlib
+
+            module, cls = _SCREENS[step]  # each screen's module is imported when first shown
+            factory: Callable[[], Screen[Any]] = getattr(importlib.import_module(module), cls)
+            screen = factory()
+            self._steps[step] = screen
+            self.install_screen(screen, name=f"step-{step}")
+        return self._steps[step]
+
+    def goto(self, step: str) -> None:
+        screen = self.step_screen(step)
+        if len(self.screen_stack) <= 1:
+            self.push_screen(screen)
+        else:
+            while len(self.screen_stack) > 2:  # close any modal left open
+                self.pop_screen()
+            self.switch_screen(screen)
+        self.call_later(self._prepare_next)
+
+    @property
+    def current_step(self) -> str | None:
+        for name, screen in self._steps.items():
+            if screen is self.screen:
+                return name
+        return None
+
+    def on_mount(self) -> None:
+        self.goto("media")
+        c = self.ceremony
+        if c.csr_path is not None:
+            self.load_csr(c.csr_path)
+        if c.root_cert_path is not None:
+            self.load_root(c.root_cert_path)
+        self.set_timer(0.3, self._start_warm_up)  # after the first screen is on the terminal
+        self.set_interval(0.1, self._heartbeat, name="repaint-heartbeat")
+
+    def _start_warm_up(self) -> None:
+        self.run_worker(self.warm_up, thread=True, group="warm", exit_on_error=False)
+
+    def _prepare_next(self) -> None:
+        """Compose the next step's screen ahead of time, while the officers read this one.
+
+        A screen is composed when it is first shown (50-150 ms for the larger ones); doing it
+        ahead makes the step switch a layout and a paint only. It starts an installed screen
+        without showing it, as Textual does for installed screens that were popped.
+        """
+        step = self.current_step
+        if not self._warm or step not in STEPS or STEPS.index(step) + 1 >= len(STEPS):
+            return
+        nxt = STEPS[STEPS.index(step) + 1]
+
+        def prepare() -> None:
+            try:
+                screen = self.step_screen(nxt)
+                if not screen.is_running and self.is_running:
+                    self._register(self, screen)  # Textual's own start of a screen (private API; best effort)
+            except Exception:
+                pass
+
+        self.set_timer(0.4, prepare)
+
+    def _heartbeat(self) -> None:
+        """Nudge the current screen to repaint anything left dirty.
+
+        Textual can miss a repaint when its update timer fires while the main thread is starved
+        by a busy worker thread (crypto in a worker, the warm-up imports); nothing else would
+        wake it until the next key. An idle check is cheap and paints only what is dirty.
+        """
+        if self.screen_stack:
+            self.screen_stack[-1].check_idle()
+
+    def warm_up(self) -> None:  # runs in a thread worker (group "warm"), see _start_warm_up
+        """Import what later steps need after the first screen is up, so they show at once.
+
+        Python-only imports in a thread: the screens first (the next key may need them), then the
+        crypto stack and the linter. Nothing here composes widgets or touches a key.
+        """
+        import importlib
+
+        for module, _cls in _SCREENS.values():
+            importlib.import_module(module)
+        for name in ("byoroot_tui.ui.widgets.qr", "byoroot_tui.ui.screens.modals", "byoroot_tui.core.csr",
+                     "byoroot_tui.core.profiles", "byoroot_tui.core.issue", "byoroot_tui.core.signer",
+                     "byoroot_tui.core.export", "qrcode", "pkilint.pkix.certificate", "pkilint.document",
+                     "pkilint.validation", "pyasn1_alt_modules.rfc5280"):
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+    # -------------------------------------------------------------- messages to the officer
+
+    def say(self, message: str, severity: str = "information", timeout: float | None = None) -> None:
+        """A toast. Never markup: reasons can quote hostile text."""
+        self.notify(message, severity=severity, markup=False, timeout=timeout or (8 if severity == "error" else 4))  # type: ignore[arg-type]
+
+    def show_error(self, title: str, reason: str) -> None:
+        from byoroot_tui.ui.screens.modals import ErrorModal
+
+        self.push_screen(ErrorModal(title, reason))
+
+    def sync_screen(self) -> None:
+        for screen in self.screen_stack:
+            sync = getattr(screen, "safe_sync", None)
+            if sync is not None and screen.is_mounted:
+                sync()
+                screen.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "warm" and event.state == WorkerState.SUCCESS:
+            self._warm = True
+            self._prepare_next()
+        # Workers catch their own errors; this is the last line of defence.
+        if event.state == WorkerState.ERROR and event.worker.group != "warm":
+            err = event.worker.error
+            reason = str(err) if isinstance(err, ByorootError) else f"internal error ({type(err).__name__})"
+            self.show_error("Something went wrong", reason)
+
+    # -------------------------------------------------------------- CSR
+
+    def choose_csr(self, path: Path) -> None:
+        """The officers picked a CSR file: remember it and read it in the background."""
+        self.ceremony.set_csr(path, None, None)
+        self.load_csr(path)
+
+    @work(thread=True, group="csr", exclusive=True, exit_on_error=False)
+    def load_csr(self, path: Path) -> None:
+        info, error = guarded(_load_csr, path)
+        self.post_message(CsrLoaded(path, info, error))
+
+    def on_csr_loaded(self, msg: CsrLoaded) -> None:
+        c = self.ceremony
+        if c.signed or msg.path != c.csr_path:
+            return  # a newer choice was made meanwhile
+        c.set_csr(msg.path, msg.info, msg.error)
+        self.start_assessment()
+        self.sync_screen()
+
+    # -------------------------------------------------------------- root certificate and key
+
+    @work(thread=True, group="root", exclusive=True, exit_on_error=False)
+    def load_root(self, path: Path) -> None:
+        root, error = guarded(_load_root, path, self.services.clock())
+        self.post_message(RootLoaded(path, root, error))
+
+    def on_root_loaded(self, msg: RootLoaded) -> None:
+        c = self.ceremony
+        if c.signed or msg.path != c.root_cert_path:
+            return
+        c.set_root(msg.path, msg.root, msg.error)
+        self.start_assessment()
+        self.sync_screen()
+        if msg.root is not None and c.root_key_path is not None and not c.key_checked:
+            self.start_key_check()
+
+    def passphrase_input(self) -> Input | None:
+        screen = self._steps.get("root")
+        if screen is None or not screen.is_mounted:
+            return None
+        try:
+            return screen.query_one("#passphrase", Input)
+        except Exception:
+            return None
+
+    def take_passphrase(self) -> bytearray | None:
+        """The typed passphrase as a wipeable buffer (None when the field is empty)."""
+        field_ = self.passphrase_input()
+        if field_ is None or not field_.value:
+            return None
+        return bytearray(field_.value.encode("utf-8"))
+
+    def clear_passphrase(self) -> None:
+        self._checked_token = self._key_check_token = ()
+        field_ = self.passphrase_input()
+        if field_ is not None:
+            with field_.prevent(Input.Changed):
+                field_.value = ""
+
+    def passphrase_edited(self) -> None:
+        """The passphrase field changed: a key check done before no longer counts.
+
+        Change events can arrive after a check of the final text started (keys typed ahead), so
+        what counts is whether the field still holds the very string that was checked."""
+        if not self._same_key_token(self._checked_token, self.key_token()):
+            self._checked_token = ()
+            self.ceremony.passphrase_changed()
+
+    def key_token(self) -> tuple[Any, ...]:
+        """What a key check depends on. The passphrase is compared by identity (`is`) with the
+        string the field holds: no copy of it is made, and any edit makes a new string."""
+        c = self.ceremony
+        field_ = self.passphrase_input()
+        return (c.root_key_path, c.root.sha256 if c.root else None, field_.value if field_ else None)
+
+    def _same_key_token(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+        return len(a) == len(b) == 3 and a[0] == b[0] and a[1] == b[1] and a[2] is b[2]
+
+    def start_key_check(self) -> None:
+        c = self.ceremony
+        if c.root is None or c.root_key_path is None or c.signed:
+            return
+        c.key_error = None
+        self.key_check_running = True
+        self._key_check_token = self.key_token()
+        self._check_key(self._key_check_token, c.root_key_path, c.root, self.take_passphrase())
+        self.sync_screen()
+
+    @work(thread=True, group="key", exclusive=True, exit_on_error=False)
+    def _check_key(self, token: tuple[Any, ...], key_path: Path, root: Any, secret: bytearray | None) -> None:
+        ok, error = guarded(_check_key, key_path, root, secret)
+        self.post_message(KeyChecked(token, bool(ok), error))
+
+    def on_key_checked(self, msg: KeyChecked) -> None:
+        current = self._same_key_token(msg.token, self.key_token())
+        if self._same_key_token(msg.token, self._key_check_token):
+            self.key_check_running = False
+            self._key_check_token = ()  # drop the reference to the passphrase string
+        if self.ceremony.signed or not current:
+            return  # the passphrase or the key changed meanwhile
+        self._checked_token = msg.token if msg.ok else ()
+        self.ceremony.set_key_check(msg.ok, msg.error)
+        self.sync_screen()
+
+    # -------------------------------------------------------------- assessment (inspect) and plan
+
+    def start_assessment(self) -> None:
+        """Check the CSR against the profile (and the root, once known), lint included, in a thread."""
+        c = self.ceremony
+        if c.csr is None or c.signed or c.assessment_is_current():
+            return
+        if c.csr.refused:
+            c.set_assessment(c.assessment_token(), None, None)  # refused already; nothing to lint
+            return
+        try:
+            profile = c.profile
+        except ByorootError as exc:
+            c.set_assessment(c.assessment_token(), None, str(exc))
+            return
+        self._assess(c.assessment_token(), c.csr, profile, c.root)
+
+    @work(thread=True, group="assess", exclusive=True, exit_on_error=False)
+    def _assess(self, token: tuple[Any, ...], csr: Any, profile: Any, root: Any) -> None:
+        assessment, error = guarded(_assess, csr, profile, root)
+        self.post_message(Assessed(token, assessment, error))
+
+    def on_assessed(self, msg: Assessed) -> None:
+        c = self.ceremony
+        if c.signed or msg.token != c.assessment_token():
+            return
+        c.set_assessment(msg.token, msg.assessment, msg.error)
+        self.sync_screen()
+
+    def profile_changed(self, name: str) -> None:
+        c = self.ceremony
+        if c.signed or name == c.profile_name:
+            return
+        c.set_profile(name)
+        self.start_assessment()
+        self.sync_screen()
+
+    def plan_token(self) -> tuple[Any, ...]:
+        c = self.ceremony
+        return (c.csr.sha256 if c.csr else None, c.profile_name, c.root.sha256 if c.root else None)
+
+    def start_plan(self) -> None:
+        c = self.ceremony
+        if c.csr is None or c.root is None or c.signed:
+            return
+        try:
+            profile = c.profile
+        except ByorootError as exc:
+            c.set_plan(None, str(exc))
+            return
+        self._plan(self.plan_token(), c.csr, profile, c.root, self.services.clock())
+
+    @work(thread=True, group="plan", exclusive=True, exit_on_error=False)
+    def _plan(self, token: tuple[Any, ...], csr: Any, profile: Any, root: Any, now: datetime) -> None:
+        plan, error = guarded(_make_plan, csr, profile, root, now)
+        self.post_message(PlanMade(token, plan, error))
+
+    def on_plan_made(self, msg: PlanMade) -> None:
+        if self.ceremony.signed or msg.token != self.plan_token():
+            return
+        self.ceremony.set_plan(msg.plan, msg.error)
+        self.sync_screen()
+
+    # -------------------------------------------------------------- signing
+
+    def log_refusal(self, reason: str) -> str:
+        """Record a refused signing in the station log; the reason to show (saying if logging failed)."""
+        from byoroot_tui.core.stationlog import append_event
+
+        _, error = guarded(append_event, self.services.station_log(), "refused",
+                           {**self.ceremony.log_fields(), "reason": reason})
+        return reason if error is None else f"{reason} (and the station log could not record it: {error})"
+
+    def begin_signing(self) -> None:
+        """Hand the passphrase (as a wipeable buffer) to the sign screen, which signs once it shows."""
+        reason = self.ceremony.sign_blocker()
+        if reason:
+            self.say(reason, severity="error")
+            return
+        screen = self.step_screen("sign")
+        screen.arm(self.take_passphrase())  # type: ignore[attr-defined]
+        self.goto("sign")
+
+    # -------------------------------------------------------------- clipboard and quitting
+
+    def copy_text(self, text: str) -> bool:
+        """OSC 52 to the terminal, and pyperclip where a clipboard exists. True if pyperclip took it."""
+        self.copy_to_clipboard(text)
+        return self.services.clipboard(text)
+
+    def action_request_quit(self) -> None:
+        c = self.ceremony
+        if c.signed and c.written is None:
+            from byoroot_tui.ui.screens.modals import ConfirmModal
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.exit(1)
+
+            self.push_screen(
+                ConfirmModal(
+                    "Quit without the certificate?",
+                    "The certificate is signed but NOT written to any medium. If you quit now it is lost "
+                    "and the root key must sign again.",
+                    yes="Quit anyway",
+                    no="Stay",
+                    danger=True,
+                ),
+                answered,
+            )
+            return
+        self.exit(0 if c.written is not None or not c.signed else 1)
+
+
+def make_app(
+    *,
+    media_roots: Iterable[str | os.PathLike[str]] = (),
+    csr: str | os.PathLike[str] | None = None,
+    root_cert: str | os.PathLike[str] | None = None,
+    root_key: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    demo: bool = False,
+    services: Services | None = None,
+    include_system_media: bool = True,
+    profile_dirs: Iterable[str | os.PathLike[str]] = (),
+    log_path: str | os.PathLike[str] | None = None,
+) -> ByorootApp:
+    """Build the app. The CLI, the demo, the tests, the screenshots and the bench all use this."""
+    roots = [Path(r).absolute() for r in media_roots]
+    if services is None:
+        services = Services()
+        if not include_system_media:
+            services.discover = lambda rs: discover_media(rs, include_system=False)
+    if log_path is not None:
+        services.log_path = Path(log_path)
+    ceremony = Ceremony(media_roots=roots, demo=demo, profile_dirs=[Path(d) for d in profile_dirs])
+    csr_path = Path(csr).absolute() if csr is not None else None
+    if csr_path is not None:
+        ceremony.set_csr(csr_path)
+    if root_cert is not None:
+        ceremony.root_cert_path = Path(root_cert).absolute()
+    if root_key is not None:
+        ceremony.root_key_path = Path(root_key).absolute()
+    if out is not None:
+        ceremony.out_dir_override = Path(out).absolute()
+    return ByorootApp(ceremony, services, csr_given=csr_path)

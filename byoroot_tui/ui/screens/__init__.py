@@ -1,0 +1,1 @@
+"""One module per ceremony step, plus the modal dialogs."""

@@ -1,0 +1,298 @@
+"""Step 5, Review: the exact certificate, two officers confirm it, then SIGN is typed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Static
+
+from byoroot_tui.core.ceremony import CERT_NAME, SIGN_WORD, existing_exports, normalise_name
+from byoroot_tui.core.errors import ByorootError
+from byoroot_tui.core.text import safe_text
+from byoroot_tui.ui.screens.base import StepScreen
+from byoroot_tui.ui.screens.preview import kv_table
+from byoroot_tui.ui.screens.profile import day
+from byoroot_tui.ui.widgets.fingerprint import grouped
+
+
+_HEX_RUN = re.compile(r"(?:[0-9a-f]{2}:){10,}[0-9a-f]{2}")
+
+
+def wrap_hex(value: str, per_line: int = 10) -> str:
+    """Break long colon-hex runs (key identifiers) into lines of ``per_line`` bytes."""
+    def split(m: re.Match[str]) -> str:
+        pairs = m.group(0).split(":")
+        return "\n".join(":".join(pairs[i : i + per_line]) for i in range(0, len(pairs), per_line))
+
+    return _HEX_RUN.sub(split, value)
+
+
+def colon_hex(hex_text: str, per_line: int = 16) -> str:
+    pairs = [hex_text[i : i + 2] for i in range(0, len(hex_text), 2)]
+    return "\n".join(":".join(pairs[i : i + per_line]) for i in range(0, len(pairs), per_line))
+
+
+class ReviewScreen(StepScreen):
+    STEP = "review"
+    BINDINGS = [
+        Binding("ctrl+o", "out_folder", "Output folder", id="review.out", tooltip="Choose where intermediate.crt is written", priority=True),
+        Binding("pageup", "scroll_plan(-1)", "Scroll", key_display="PgUp/PgDn", id="review.scroll_up",
+                tooltip="Scroll the certificate", priority=True),
+        Binding("pagedown", "scroll_plan(1)", "Scroll", show=False, id="review.scroll_down",
+                tooltip="Scroll the certificate", priority=True),
+        Binding("enter", "submit_field", "Confirm", id="review.enter", tooltip="Confirm this field", priority=True),
+    ]
+
+    def action_scroll_plan(self, direction: int) -> None:
+        pane = self.query_one("#plan-pane", VerticalScroll)
+        if direction < 0:
+            pane.scroll_page_up()
+        else:
+            pane.scroll_page_down()
+
+    _plan_shown: object = None
+
+    def compose_body(self) -> ComposeResult:
+        with Container(id="review-body", classes="body"):
+            with VerticalScroll(id="plan-pane"):
+                yield Static(Text("Certificate to be issued"), classes="section-title")
+                yield Static(id="plan", markup=False)
+                yield Static(id="plan-warnings", markup=False)
+                yield Static(Text("CSR SHA-256 (compare with the requester's)"), classes="section-title")
+                yield Static(id="csr-sha", markup=False)
+                yield Static(Text("Output"), classes="section-title")
+                yield Static(id="out-path", markup=False)
+            with Vertical(id="officer-pane"):
+                yield Static(Text("Each officer types their name; Enter confirms the certificate above"),
+                             classes="officer-hint")
+                with Horizontal(classes="officer-row"):
+                    yield Static(Text("Officer 1"), classes="officer-label")
+                    yield Input(placeholder="name", id="officer1", max_length=80, compact=True)
+                    yield Static(id="officer1-status", classes="officer-status", markup=False)
+                with Horizontal(classes="officer-row"):
+                    yield Static(Text("Officer 2"), classes="officer-label")
+                    yield Input(placeholder="a different person's name", id="officer2", max_length=80,
+                                compact=True, disabled=True)
+                    yield Static(id="officer2-status", classes="officer-status", markup=False)
+                with Horizontal(classes="officer-row"):
+                    yield Static(Text(f"Type {SIGN_WORD}"), classes="officer-label")
+                    yield Input(placeholder=f"type {SIGN_WORD}, then Enter", id="sign-word",
+                                max_length=10, compact=True, disabled=True)
+                    yield Static(classes="officer-status")
+                yield Static(id="sign-status", markup=False)
+
+    def on_screen_resume(self) -> None:
+        if not self.ceremony.plan_is_current() and not self.ceremony.signed:
+            self.ceremony.set_plan(None, None)
+            self.byoroot.start_plan()
+        super().on_screen_resume()
+        self._focus_next_field()
+
+    def _focus_next_field(self) -> None:
+        c = self.ceremony
+        target = "#officer1" if c.officer1 is None else "#officer2" if c.officer2 is None else "#sign-word"
+        widget = self.query_one(target, Input)
+        if not widget.disabled:
+            # At once, not deferred like widget.focus(): keys typed ahead must reach this field,
+            # never the one before it (a second officer typing fast, or a paste).
+            self.set_focus(widget)
+
+    # -------------------------------------------------------------- officers
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        c = self.ceremony
+        # The field's value now, not the event's: change events of keys typed ahead can arrive after
+        # the Enter that confirmed the full name.
+        value = event.input.value
+        if event.input.id == "officer1" and c.officer1 is not None and normalise_name(value) != c.officer1:
+            c.clear_confirmations()
+            self.sync()
+        elif event.input.id == "officer2" and c.officer2 is not None and normalise_name(value) != c.officer2:
+            c.officer2 = None
+            self.sync()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit_field(event.input)
+
+    def submit_field(self, field: Input) -> None:
+        c = self.ceremony
+        status = self.query_one("#sign-status", Static)
+        if field.id in ("officer1", "officer2"):
+            which = 1 if field.id == "officer1" else 2
+            try:
+                c.confirm_officer(which, field.value)
+            except ByorootError as exc:
+                self.query_one(f"#officer{which}-status", Static).update(Text("✗ refused", style="bold red"))
+                status.update(Text.assemble(("✗ ", "bold red"), (str(exc), "red")))
+                self.app.bell()
+                return
+            self.sync()
+            self._focus_next_field()
+        elif field.id == "sign-word":
+            try:
+                c.check_sign_word(field.value)
+            except ByorootError as exc:
+                status.update(Text.assemble(("✗ ", "bold red"), (str(exc), "red")))
+                return
+            self.start_signing()
+
+    # -------------------------------------------------------------- signing
+
+    def start_signing(self) -> None:
+        from byoroot_tui.core.errors import ExportFailed
+        from byoroot_tui.core.record import check_export_targets
+
+        c = self.ceremony
+        status = self.query_one("#sign-status", Static)
+        reason = c.sign_blocker()
+        if reason:
+            status.update(Text.assemble(("✗ not signed: ", "bold red"), (reason, "red")))
+            return
+        out_dir = c.out_dir
+        assert out_dir is not None
+        try:
+            check_export_targets(out_dir, overwrite=c.overwrite)  # before the key is touched
+        except ExportFailed as exc:
+            there = existing_exports(out_dir) if out_dir.is_dir() else []
+            if there and not c.overwrite:
+                self._ask_overwrite(out_dir, there)
+            else:
+                reason = self.byoroot.log_refusal(str(exc))  # as `byoroot sign` logs a refused signing
+                status.update(Text.assemble(("✗ not signed: ", "bold red"), (reason, "red"),
+                                            " — ctrl+o chooses another output folder"))
+            return
+        from byoroot_tui.core import stationlog
+
+        check_appendable = getattr(stationlog, "check_appendable", None)
+        if check_appendable is not None:
+            try:
+                check_appendable(self.byoroot.services.station_log())  # the log must take the entry
+            except ByorootError as exc:
+                status.update(Text.assemble(("✗ not signed: ", "bold red"), (str(exc), "red")))
+                return
+        self.query_one("#sign-word", Input).value = ""
+        self.byoroot.begin_signing()
+
+    def _ask_overwrite(self, folder: Path, names: list[str]) -> None:
+        from byoroot_tui.ui.screens.modals import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.ceremony.overwrite = True
+                self.start_signing()
+            else:
+                self.query_one("#sign-status", Static).update(
+                    Text("Not signed. Choose another output folder with ctrl+o, then type SIGN again.", style="yellow"))
+
+        self.app.push_screen(
+            ConfirmModal(
+                "Replace the existing certificate?",
+                f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
+                "Replace with what is about to be signed?",
+                yes="Replace it",
+                no="Keep it",
+                danger=True,
+            ),
+            answered,
+        )
+
+    def action_out_folder(self) -> None:
+        from byoroot_tui.ui.screens.modals import PathPicker
+
+        c = self.ceremony
+        start = c.out_dir if c.out_dir is not None and c.out_dir.is_dir() else (c.media_roots[0] if c.media_roots else Path("/"))
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                c.set_out_dir(path)
+                self.sync()
+
+        self.app.push_screen(PathPicker("Choose the folder for intermediate.crt", start, want="folder"), picked)
+
+    # -------------------------------------------------------------- display
+
+    def sync(self) -> None:
+        if not self.is_mounted:
+            return
+        c = self.ceremony
+        plan_w = self.query_one("#plan", Static)
+        warn_w = self.query_one("#plan-warnings", Static)
+        plan = c.plan if c.plan_is_current() else None
+        if plan is None:
+            if c.plan_error:
+                plan_w.update(Text.assemble(("✗ REFUSED  ", "bold red"), (c.plan_error, "red")))
+            else:
+                plan_w.update(Text("working out the certificate…", style="dim"))
+            warn_w.update("")
+        else:
+            t = kv_table()
+            t.add_row(Text("Subject"), Text(plan.subject_text, style="bold"))
+            t.add_row(Text("Issuer"), Text(plan.issuer_text))
+            t.add_row(Text("Serial"), Text(colon_hex(plan.serial_hex, 10)))
+            t.add_row(Text("Not before"), Text(day(plan.not_before)))
+            days = (plan.not_after - plan.not_before).days
+            t.add_row(Text("Not after"), Text(f"{day(plan.not_after)}  ({days} days)"))
+            t.add_row(Text("Public key"), Text(f"{plan.csr.key_algorithm} ({plan.csr.key_size}), from the CSR"))
+            t.add_row(Text("Signature"), Text(f"{plan.signature_algorithm} by the root ({plan.root.key_algorithm} {plan.root.key_size})"))
+            for ext in plan.extensions:
+                crit = " (critical)" if ext.critical else ""
+                t.add_row(Text(ext.name), Text(wrap_hex(ext.value) + crit))
+            t.add_row(Text("Profile"), Text(plan.profile.name))
+            if plan.lint is not None:
+                t.add_row(Text("Lint (pkilint)"), Text(plan.lint.summary(), style="green" if plan.lint.clean else "red"))
+            plan_w.update(t)
+            warns = Text()
+            for w in plan.warnings:
+                if warns:
+                    warns.append("\n")
+                warns.append("WARN   ", style="yellow")
+                warns.append(w)
+            warn_w.update(warns)
+        warn_w.display = bool(plan is not None and plan.warnings)
+
+        self.query_one("#csr-sha", Static).update(Text("\n".join(grouped(c.csr.sha256, 4, 8))) if c.csr else Text(""))
+        out = Text(safe_text(str(c.out_dir)) if c.out_dir else "(none)")
+        out.append("   ctrl+o: change", style="dim")
+        out.append(f"\n{CERT_NAME}, its QR code (PNG) and the ceremony record; the station log records it",
+                   style="dim")
+        there = existing_exports(c.out_dir) if c.out_dir is not None and c.out_dir.is_dir() else []
+        if there:
+            out.append(f"\n{', '.join(there)} exist{'s' if len(there) == 1 else ''}: "
+                       + ("will be replaced" if c.overwrite else "you will be asked before anything is replaced"),
+                       style="yellow")
+        self.query_one("#out-path", Static).update(out)
+
+        o1 = self.query_one("#officer1", Input)
+        o2 = self.query_one("#officer2", Input)
+        word = self.query_one("#sign-word", Input)
+        o1.disabled = plan is None or c.signed
+        o2.disabled = plan is None or c.officer1 is None or c.signed
+        word.disabled = c.sign_blocker() is not None
+        s1 = self.query_one("#officer1-status", Static)
+        s2 = self.query_one("#officer2-status", Static)
+        s1.update(Text("✓ confirmed", style="bold green") if c.officer1 else Text("not confirmed", style="dim"))
+        if c.officer2:
+            s2.update(Text("✓ confirmed", style="bold green"))
+        elif c.officer1 is None:
+            s2.update(Text("after officer 1", style="dim"))
+        else:
+            s2.update(Text("not confirmed", style="dim"))
+        if plan is not None and plan is not self._plan_shown and self.app.screen is self:
+            self.call_after_refresh(self._focus_next_field)  # a new plan: officer 1's turn
+        self._plan_shown = plan
+        status = self.query_one("#sign-status", Static)
+        blocker = c.sign_blocker()
+        if blocker is None:
+            status.update(Text(f"Confirmed by {c.officer1} and {c.officer2}. Type {SIGN_WORD} and press Enter.", style="bold"))
+        elif plan is not None:
+            status.update(Text(f"Nothing is signed before both confirmations: {blocker}.", style="dim"))
+        elif c.plan_error:
+            status.update(Text("Nothing can be signed: see the refusal above.", style="red"))
+        else:
+            status.update("")

@@ -1,0 +1,475 @@
+"""Step 6, Sign & export: sign in a worker, write intermediate.crt, show the fingerprint.
+
+Signing happens once. A failed write keeps the signed certificate in memory and offers to
+retry, or to write to another folder, without touching the root key again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import ProgressBar, Static
+
+from byoroot_tui.core.ceremony import CERT_NAME
+from byoroot_tui.core.text import safe_text
+from byoroot_tui.ui.app import guarded, passphrase_source
+from byoroot_tui.ui.screens.base import StepScreen
+from byoroot_tui.ui.screens.preview import kv_table
+from byoroot_tui.ui.screens.profile import day
+from byoroot_tui.ui.screens.review import colon_hex
+from byoroot_tui.ui.widgets.fingerprint import Fingerprint, grouped
+
+STAGES = (
+    ("key", "Load the root key"),
+    ("sign", "Sign, verify against the root, lint again"),
+    ("drop", "Drop the root key"),
+    ("write", f"Write {CERT_NAME}, its QR code and the ceremony record; log it"),
+)
+
+
+class SignProgress(Message):
+    def __init__(self, stage: str) -> None:
+        super().__init__()
+        self.stage = stage
+
+
+class SignFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class Signed(Message):
+    def __init__(self, issued: Any) -> None:
+        super().__init__()
+        self.issued = issued
+
+
+class WriteDone(Message):
+    def __init__(self, exported: Any, copy: bool = False) -> None:
+        super().__init__()
+        self.exported, self.copy = exported, copy
+        self.path: Path = exported.certificate
+
+
+class WriteFailed(Message):
+    def __init__(self, reason: str, folder: Path, copy: bool = False) -> None:
+        super().__init__()
+        self.reason, self.folder, self.copy = reason, folder, copy
+
+
+def _sign(plan: Any, key_path: Path, secret: bytearray | None, progress: Any) -> Any:
+    """Load the key, sign the planned TBS, verify, drop the key. The passphrase buffer is wiped."""
+    from byoroot_tui.core.issue import sign_plan
+    from byoroot_tui.core.signer import load_root_key, wipe
+
+    try:
+        signer = load_root_key(key_path, passphrase_source(secret))
+    finally:
+        wipe(secret)
+    try:
+        progress("sign")
+        return sign_plan(plan, signer)
+    finally:
+        signer.close()
+        progress("drop")
+
+
+def _export(issued: Any, folder: Path, officers: list[str], csr_file: str, log_path: Path | None,
+            overwrite: bool) -> Any:
+    """The core's export of the whole set (as `byoroot sign` does): certificate, QR PNG, record, log.
+
+    A failure removes what this call wrote and logs it, so a retry never needs a new signature.
+    """
+    from byoroot_tui.core.record import export_ceremony
+
+    return export_ceremony(issued, folder, officers=officers, csr_file=csr_file, log_path=log_path,
+                           overwrite=overwrite)
+
+
+def _log_refusal(log_path: Path, fields: dict[str, object], reason: str) -> None:
+    from byoroot_tui.core.stationlog import append_event
+
+    append_event(log_path, "refused", {**fields, "reason": reason})
+
+
+class CertificateWriter:
+    """Write the issued certificate from a thread, posting WriteDone/WriteFailed (mixin for screens)."""
+
+    def export_args(self, folder: Path, overwrite: bool, copy: bool) -> tuple[Any, ...]:
+        c = self.ceremony  # type: ignore[attr-defined]
+        log = None if copy else self.byoroot.services.station_log()  # type: ignore[attr-defined]
+        csr_file = c.csr.name if c.csr is not None else ""
+        return (c.issued, folder, c.officers, csr_file, log, overwrite)
+
+    @work(thread=True, group="write", exclusive=True, exit_on_error=False)
+    def write_certificate(self, folder: Path, overwrite: bool, copy: bool = False) -> None:
+        """Export again (a retry, another medium, or a copy) from the certificate already signed."""
+        exported, error = guarded(_export, *self.export_args(folder, overwrite, copy))
+        if error is None:
+            self.post_message(WriteDone(exported, copy))  # type: ignore[attr-defined]
+        else:
+            self.post_message(WriteFailed(error, folder, copy))  # type: ignore[attr-defined]
+
+    def pick_folder(self, title: str, start: Path, then: Any) -> None:
+        from byoroot_tui.ui.screens.modals import PathPicker
+
+        start = start if start.is_dir() else Path("/")
+        self.app.push_screen(PathPicker(title, start, want="folder"), then)  # type: ignore[attr-defined]
+
+    def ask_overwrite(self, folder: Path, then: Any) -> None:
+        from byoroot_tui.core.ceremony import existing_exports
+        from byoroot_tui.ui.screens.modals import ConfirmModal
+
+        names = existing_exports(folder) or [CERT_NAME]
+        self.app.push_screen(  # type: ignore[attr-defined]
+            ConfirmModal(
+                "Replace the existing certificate?",
+                f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
+                "Replace?",
+                yes="Replace it",
+                no="Keep it",
+                danger=True,
+            ),
+            then,
+        )
+
+
+class SignScreen(CertificateWriter, StepScreen):
+    STEP = "sign"
+    BINDINGS = [
+        Binding("r", "retry", "Retry write", id="sign.retry", tooltip="Write again to the same folder (no new signature)"),
+        Binding("ctrl+o", "other_folder", "Other folder", id="sign.other", tooltip="Write to another folder or stick (no new signature)", priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secret: bytearray | None = None
+        self._armed = False
+        self.stage: str | None = None
+        self.failed_stage: str | None = None
+        self.writing = False
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="sign-body", classes="body"):
+            yield Static(Text("Signing with the root key"), classes="section-title")
+            yield Static(id="stages", markup=False)
+            yield ProgressBar(total=len(STAGES), show_eta=False, id="sign-progress")
+            yield Static(id="signed-facts", markup=False)
+            yield Static(id="write-status", markup=False)
+
+    def arm(self, secret: bytearray | None) -> None:
+        """Signing starts when this screen shows; the passphrase buffer is handed to the worker."""
+        self._secret = secret
+        self._armed = True
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._armed:
+            self._armed = False
+            secret, self._secret = self._secret, None
+            c = self.ceremony
+            if c.signed or c.plan is None or c.root_key_path is None:
+                return
+            self.stage = "key"
+            self.failed_stage = None
+            self.sync()
+            log = self.byoroot.services.station_log()
+            self.sign_worker(c.plan, c.root_key_path, secret, c.out_dir, c.overwrite, log, c.log_fields())
+
+    @work(thread=True, group="sign", exclusive=True, exit_on_error=False)
+    def sign_worker(self, plan: Any, key_path: Path, secret: bytearray | None, folder: Path, overwrite: bool,
+                    log_path: Path, log_fields: dict[str, object]) -> None:
+        issued, error = guarded(_sign, plan, key_path, secret, lambda s: self.post_message(SignProgress(s)))
+        if error is not None:
+            _, log_error = guarded(_log_refusal, log_path, log_fields, error)  # as `byoroot sign` does
+            if log_error is not None:
+                error = f"{error} (and the station log could not record it: {log_error})"
+            self.post_message(SignFailed(error))
+            return
+        self.post_message(Signed(issued))
+        self.post_message(SignProgress("write"))
+        officers = [o for o in log_fields.get("officers", []) if isinstance(o, str)]  # type: ignore[union-attr]
+        exported, error = guarded(_export, issued, folder, officers, plan.csr.name, log_path, overwrite)
+        if error is None:
+            self.post_message(WriteDone(exported))
+        else:
+            self.post_message(WriteFailed(error, folder))
+
+    # -------------------------------------------------------------- results
+
+    def on_sign_progress(self, msg: SignProgress) -> None:
+        self.stage = msg.stage
+        self.writing = msg.stage == "write"
+        self.sync()
+
+    def on_sign_failed(self, msg: SignFailed) -> None:
+        self.failed_stage = self.stage
+        self.stage = None
+        self.sync()
+        if "passphrase" in msg.reason or "root key" in msg.reason:
+            self.ceremony.set_key_check(False, msg.reason)
+
+        def back(_: None) -> None:
+            self.byoroot.goto("review")
+
+        from byoroot_tui.ui.screens.modals import ErrorModal
+
+        self.app.push_screen(ErrorModal("Not signed", msg.reason + " — nothing was signed."), back)
+
+    def on_signed(self, msg: Signed) -> None:
+        self.ceremony.record_issued(msg.issued)
+        self.byoroot.clear_passphrase()
+        self.sync()
+        self.refresh_bindings()
+
+    def on_write_done(self, msg: WriteDone) -> None:
+        self.writing = False
+        self.stage = "done"
+        self.ceremony.record_written(msg.exported)
+        self.sync()
+        self.byoroot.goto("result")
+
+    def on_write_failed(self, msg: WriteFailed) -> None:
+        self.writing = False
+        self.stage = None
+        self.failed_stage = "write"
+        self.ceremony.record_write_error(msg.reason)
+        self.sync()
+        self.refresh_bindings()
+        from byoroot_tui.core.ceremony import existing_exports
+
+        if ("already exists" in msg.reason or "appeared" in msg.reason) and existing_exports(msg.folder):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.ceremony.overwrite = True
+                    self._write_again()
+
+            self.ask_overwrite(msg.folder, answered)
+
+    # -------------------------------------------------------------- retry
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("retry", "other_folder"):
+            c = self.ceremony
+            return c.signed and c.written is None and not self.writing
+        if action == "back":
+            return False
+        return super().check_action(action, parameters)
+
+    def _write_again(self) -> None:
+        c = self.ceremony
+        if c.issued is None or c.out_dir is None or self.writing:
+            return
+        self.writing = True
+        self.stage = "write"
+        self.failed_stage = None
+        self.sync()
+        self.refresh_bindings()
+        self.write_certificate(c.out_dir, c.overwrite)
+
+    def action_retry(self) -> None:
+        self._write_again()
+
+    def action_other_folder(self) -> None:
+        c = self.ceremony
+        start = c.media_roots[0] if c.media_roots else (c.out_dir.parent if c.out_dir else Path("/"))
+
+        def picked(folder: Path | None) -> None:
+            if folder is None:
+                return
+            from byoroot_tui.core.ceremony import existing_exports
+
+            c.set_out_dir(folder)
+            if existing_exports(folder):
+                def answered(yes: bool | None) -> None:
+                    if yes:
+                        c.overwrite = True
+                        self._write_again()
+                    else:
+                        self.sync()
+
+                self.ask_overwrite(folder, answered)
+            else:
+                self._write_again()
+
+        self.pick_folder("Write intermediate.crt to which folder?", start, picked)
+
+    # -------------------------------------------------------------- display
+
+    def sync(self) -> None:
+        if not self.is_mounted:
+            return
+        c = self.ceremony
+        order = [s for s, _ in STAGES]
+        done_upto = -1
+        if c.signed:
+            done_upto = order.index("drop")
+        if c.written is not None:
+            done_upto = len(order) - 1
+        current = self.stage if self.stage in order else None
+        if current is not None and not c.signed:
+            done_upto = order.index(current) - 1
+        lines = Text()
+        for i, (stage, label) in enumerate(STAGES):
+            if i:
+                lines.append("\n")
+            if i <= done_upto:
+                lines.append("  ✓ ", style="bold green")
+                lines.append(label)
+            elif stage == self.failed_stage:
+                lines.append("  ✗ ", style="bold red")
+                lines.append(label, style="red")
+            elif stage == current:
+                lines.append("  ▸ ", style="bold")
+                lines.append(label + " …", style="bold")
+            else:
+                lines.append("  · ", style="dim")
+                lines.append(label, style="dim")
+        self.query_one("#stages", Static).update(lines)
+        self.query_one("#sign-progress", ProgressBar).update(progress=max(0, done_upto + 1))
+
+        facts = self.query_one("#signed-facts", Static)
+        if c.issued is not None:
+            t = kv_table()
+            t.add_row(Text("Serial"), Text(colon_hex(c.issued.plan.serial_hex, 10)))
+            t.add_row(Text("SHA-256"), Text("\n".join(grouped(c.issued.sha256, 4, 8))))
+            facts.update(t)
+        else:
+            facts.update("")
+        status = self.query_one("#write-status", Static)
+        if c.write_error and c.written is None and not self.writing:
+            status.update(Text.assemble(
+                ("✗ NOT WRITTEN  ", "bold red"), (c.write_error, "red"),
+                "\nThe certificate is signed and kept in memory; it will not be signed again.\n",
+                ("r", "bold"), ": retry the same folder   ", ("ctrl+o", "bold"), ": write to another folder or stick",
+            ))
+            status.add_class("failed")
+        else:
+            status.remove_class("failed")
+            status.update(Text(f"writing to {safe_text(str(c.out_dir))} …", style="dim") if self.writing else "")
+
+
+class ResultScreen(CertificateWriter, StepScreen):
+    STEP = "sign"
+    BINDINGS = [
+        Binding("c", "copy", "Copy fingerprint", id="result.copy", tooltip="Copy the SHA-256 fingerprint"),
+        Binding("v", "qr", "QR full screen", id="result.qr", tooltip="Show only the QR code, for a phone to scan"),
+        Binding("w", "write_copy", "Write a copy", id="result.copy_file", tooltip="Write intermediate.crt to another folder too"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        c = self.ceremony
+        assert c.issued is not None
+        fp = c.issued.sha256
+        from byoroot_tui.ui.widgets.qr import QrCode
+
+        with VerticalScroll(id="result-body", classes="body"):
+            with Vertical(id="result-main"):
+                yield Static(id="result-status", markup=False)
+                yield Static(Text("SHA-256 fingerprint of intermediate.crt (DER)"), classes="section-title")
+                yield Fingerprint(fp, id="fingerprint")
+                yield Static(id="copy-status", markup=False)
+                yield Static(Text("PGP words (read aloud in order)"), classes="section-title")
+                yield Static(id="pgp-words", markup=False)
+                yield Static(id="result-facts", markup=False)
+            with Vertical(id="result-qr"):
+                yield Static(Text("Scan to compare (lowercase hex SHA-256)"), classes="section-title")
+                yield QrCode(fp, id="qr")
+
+    def on_mount(self) -> None:
+        self.query_one("#result-body").focus()
+        self.query_one("#copy-status").display = False
+        self.sync()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return False
+        return super().check_action(action, parameters)
+
+    def sync(self) -> None:
+        if not self.is_mounted:
+            return
+        c = self.ceremony
+        issued = c.issued
+        if issued is None:
+            return
+        status = Text()
+        status.append("✓ ISSUED AND WRITTEN  ", style="bold")
+        status.append(safe_text(str(c.written)) if c.written else "(not written)")
+        self.query_one("#result-status", Static).update(status)
+        plan = issued.plan
+        t = kv_table()
+        t.add_row(Text("Subject"), Text(plan.subject_text))
+        t.add_row(Text("Issuer"), Text(plan.issuer_text))
+        t.add_row(Text("Serial"), Text(colon_hex(plan.serial_hex, 10)))
+        t.add_row(Text("Valid"), Text(f"{day(plan.not_before)}  →  {day(plan.not_after)}"))
+        t.add_row(Text("Officers"), Text(f"{c.officer1} and {c.officer2}"))
+        if issued.lint is not None:
+            t.add_row(Text("Lint"), Text(f"after signing: {issued.lint.summary()}"))
+        t.add_row(Text("Root key"), Text("dropped after signing; passphrase field cleared"))
+        ex = c.exported
+        if ex is not None:
+            t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in (ex.certificate, ex.qr_png, ex.sheet))))
+            log = self.byoroot.services.station_log()
+            t.add_row(Text("Station log"), Text(safe_text(str(log)) + (f"\nhead {ex.log_head}" if ex.log_head else "")))
+        self.query_one("#result-facts", Static).update(t)
+        from byoroot_tui.core.fingerprint import pgp_words
+
+        words = pgp_words(issued.sha256)
+        self.query_one("#pgp-words", Static).update(
+            Text("\n".join(" ".join(words[i : i + 8]) for i in range(0, len(words), 8))))
+
+    def action_copy(self) -> None:
+        c = self.ceremony
+        if c.issued is None:
+            return
+        status = self.query_one("#copy-status", Static)
+        if self.byoroot.copy_text(c.issued.sha256):
+            status.update(Text("✓ copied to the clipboard (lowercase hex)", style="green"))
+        else:
+            status.update(Text("No clipboard on this station (normal when offline); it was offered to the "
+                               "terminal (OSC 52). Read it from the screen or scan the QR code.", style="yellow"))
+        status.display = True
+        self.call_after_refresh(status.scroll_visible)
+
+    def action_qr(self) -> None:
+        from byoroot_tui.ui.screens.modals import QrModal
+
+        if self.ceremony.issued is not None:
+            self.app.push_screen(QrModal(self.ceremony.issued.sha256))
+
+    def action_write_copy(self) -> None:
+        c = self.ceremony
+        if c.issued is None:
+            return
+        start = c.media_roots[0] if c.media_roots else (c.written.parent if c.written else Path("/"))
+
+        def picked(folder: Path | None) -> None:
+            from byoroot_tui.core.ceremony import existing_exports
+
+            if folder is None:
+                return
+            if existing_exports(folder):
+                def answered(yes: bool | None) -> None:
+                    if yes:
+                        self.write_certificate(folder, True, copy=True)
+
+                self.ask_overwrite(folder, answered)
+            else:
+                self.write_certificate(folder, False, copy=True)
+
+        self.pick_folder("Write a copy (certificate, QR, record) to which folder?", start, picked)
+
+    def on_write_done(self, msg: WriteDone) -> None:
+        self.byoroot.say(f"A copy was written to {safe_text(str(msg.path.parent))}")
+
+    def on_write_failed(self, msg: WriteFailed) -> None:
+        self.byoroot.show_error("Copy not written", msg.reason)

@@ -1,0 +1,1 @@
+"""Reusable widgets: QR code, fingerprint, step bar."""

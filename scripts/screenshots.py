@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Write an SVG of every screen of a demo ceremony into screenshots/ (`make screenshots`).
+
+The app is driven with a Textual Pilot exactly as an officer drives it, on throwaway demo
+material, at 80x24 (the smallest supported terminal) and 160x48. Usage:
+
+    python scripts/screenshots.py [OUTDIR] [--size 80x24 --size 160x48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from byoroot_tui.core.demo import make_demo  # noqa: E402
+from byoroot_tui.core.media import discover_media  # noqa: E402
+from byoroot_tui.ui import drive  # noqa: E402
+from byoroot_tui.ui.app import Services, make_app  # noqa: E402
+
+PASSPHRASE = "correct horse battery staple"
+
+
+LOG_DIR: Path | None = None  # a temporary folder for the station log: never the station's real one
+
+
+def services() -> Services:
+    assert LOG_DIR is not None
+    return Services(discover=lambda roots: discover_media(roots, include_system=False), poll_interval=0,
+                    log_path=LOG_DIR / "station-log.jsonl", clipboard=lambda text: False)
+
+
+def read_only_tmpfs(path: Path) -> bool:
+    """Mount a small tmpfs at ``path`` (root only). True when it worked."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def remount(path: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], check=True, capture_output=True)
+
+
+async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def save(app, name: str) -> None:  # type: ignore[no-untyped-def]
+        app.save_screenshot(f"{name}.svg", path=str(out))
+        shots.append(out / f"{name}.svg")
+
+    with tempfile.TemporaryDirectory(prefix="byoroot-shots-") as tmp:
+        base = Path(tmp)
+        m = make_demo(base / "demo")
+        enc_key = base / "demo" / "station" / "demo-root-encrypted.key"
+        drive.write_encrypted_key(m.root_key, enc_key, PASSPHRASE)
+        ro = base / "ro-stick"
+        have_ro = read_only_tmpfs(ro)
+
+        # The main ceremony: demo stick, encrypted root key, output to a stick that turns read-only.
+        app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=enc_key, demo=True,
+                       out=ro if have_ro else None, services=services())
+        try:
+            async with app.run_test(size=size) as pilot:
+                c = app.ceremony
+                await drive.wait_for(pilot, lambda: c.csr is not None, "the demo CSR")
+                save(app, "01-media")
+                await drive.to_preview(pilot, app)
+                save(app, "02-csr")
+                await pilot.press("ctrl+n")
+                await drive.wait_for(pilot, lambda: drive.step_of(app) == "profile", "profile")
+                save(app, "03-profile")
+                await pilot.press("ctrl+n")
+                await drive.wait_for(pilot, lambda: drive.step_of(app) == "root", "root")
+                await drive.check_key(pilot, app, "not the passphrase")
+                save(app, "04a-root-wrong-passphrase")
+                await drive.check_key(pilot, app, PASSPHRASE)
+                save(app, "04-root")
+                await pilot.press("ctrl+n")
+                await drive.wait_for(pilot, lambda: c.plan_is_current(), "the plan")
+                save(app, "05-review")
+                await drive.type_into(pilot, app, "#officer1", "Alice Martin")
+                await drive.type_into(pilot, app, "#officer2", "alice martin ")
+                save(app, "05a-review-same-officer")
+                await drive.type_into(pilot, app, "#officer2", "Bob Okafor")
+                save(app, "05b-review-confirmed")
+                if have_ro:
+                    remount(ro, "ro")
+                await drive.sign(pilot, app)
+                if c.write_error:
+                    save(app, "06-sign-write-failed")
+                    await pilot.press("ctrl+o")
+                    await pilot.pause(0.5)
+                    save(app, "06a-pick-other-folder")
+                    await pilot.press("ctrl+s")
+                    await drive.wait_for(pilot, lambda: c.written is not None, "the write to the demo stick")
+                    await drive.wait_for(pilot, lambda: drive.step_of(app) == "result", "result")
+                save(app, "07-result")
+                await pilot.press("v")
+                await pilot.pause(0.2)
+                save(app, "08-qr")
+                await pilot.press("escape")
+                await drive.wait_for(pilot, lambda: drive.step_of(app) == "result", "the result again")
+                await pilot.press("c")
+                await pilot.pause(0.2)
+                save(app, "09-result-copied")
+        finally:
+            if have_ro:
+                subprocess.run(["umount", str(ro)], capture_output=True)
+
+        # A CSR the core refuses: shown in full, with the reason, and blocking.
+        weak_stick = base / "weak-stick"
+        weak_stick.mkdir()
+        drive.write_weak_csr(weak_stick / "weak-1024.csr")
+        app = make_app(media_roots=[weak_stick], services=services(), demo=True)
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await drive.to_preview(pilot, app)
+            await pilot.press("ctrl+n")  # refused: stays, says why
+            await pilot.pause(0.2)
+            save(app, "02a-csr-refused")
+    return shots
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir", nargs="?", default=str(ROOT / "screenshots"))
+    ap.add_argument("--size", action="append", help="WIDTHxHEIGHT (repeatable; default 80x24 and 160x48)")
+    args = ap.parse_args()
+    sizes = args.size or ["80x24", "160x48"]
+    outdir = Path(args.outdir).absolute()
+    global LOG_DIR
+    with tempfile.TemporaryDirectory(prefix="byoroot-shots-log-") as log_dir:
+        LOG_DIR = Path(log_dir)
+        for s in sizes:
+            w, h = (int(x) for x in s.split("x"))
+            target = outdir / s
+            if target.exists():
+                shutil.rmtree(target)
+            shots = asyncio.run(shoot((w, h), target))
+            for p in shots:
+                print(p.relative_to(outdir.parent))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Removable-media discovery and medium scanning (core/media.py): no Textual, fake /proc and /sys."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from byoroot_tui.core.media import (
+    Medium,
+    device_is_removable,
+    discover_media,
+    folder_media,
+    is_csr_like,
+    medium_of,
+    parse_mounts,
+    preselect_csr,
+    removable_media,
+    scan_medium,
+)
+
+
+def fake_sys(tmp_path: Path, disks: dict[str, tuple[str, list[str]]]) -> tuple[Path, Path]:
+    """A /sys/class/block + /sys/block pair: disk -> (removable flag, partitions), laid out like the kernel's."""
+    devices = tmp_path / "sys" / "devices"
+    class_block = tmp_path / "sys" / "class" / "block"
+    block = tmp_path / "sys" / "block"
+    class_block.mkdir(parents=True)
+    block.mkdir(parents=True)
+    for disk, (flag, parts) in disks.items():
+        bus = "pci0000:00/usb1/1-1" if disk.startswith("usb") else "pci0000:00/ata1"
+        d = devices / bus / "block" / disk
+        d.mkdir(parents=True)
+        (d / "removable").write_text(flag + "\n")
+        (block / disk).symlink_to(d)
+        (class_block / disk).symlink_to(d)
+        for part in parts:
+            p = d / part
+            p.mkdir()
+            (p / "partition").write_text("1\n")
+            (class_block / part).symlink_to(p)
+    return class_block, block
+
+
+def test_parse_mounts_unescapes_octal_fields() -> None:
+    text = (
+        "/dev/sdb1 /media/officer/MY\\040STICK vfat rw,nosuid 0 0\n"
+        "proc /proc proc rw 0 0\n"
+        "broken line\n"
+    )
+    entries = parse_mounts(text)
+    assert [e.device for e in entries] == ["/dev/sdb1", "proc"]
+    assert entries[0].mount_point == Path("/media/officer/MY STICK")
+    assert entries[0].fstype == "vfat"
+
+
+def test_removable_flag_and_usb_bus_and_partitions(tmp_path: Path) -> None:
+    cb, b = fake_sys(tmp_path, {"sda": ("0", ["sda1"]), "sdb": ("1", ["sdb1"]), "usbdisk": ("0", ["usbdisk1"])})
+    assert device_is_removable("/dev/sdb1", cb, b)  # removable=1 on the parent disk
+    assert device_is_removable("/dev/sdb", cb, b)
+    assert device_is_removable("/dev/usbdisk1", cb, b)  # claims fixed, but sits on a USB bus
+    assert not device_is_removable("/dev/sda1", cb, b)  # the station's own disk
+    assert not device_is_removable("/dev/nosuch1", cb, b)
+    assert not device_is_removable("tmpfs", cb, b)
+
+
+def test_removable_media_only_under_media_prefixes(tmp_path: Path) -> None:
+    cb, b = fake_sys(tmp_path, {"sda": ("0", ["sda1"]), "sdb": ("1", ["sdb1", "sdb2"])})
+    mounts = parse_mounts(
+        "/dev/sda1 / ext4 rw 0 0\n"
+        "/dev/sdb1 /media/alice/CSRSTICK vfat rw 0 0\n"
+        "/dev/sdb2 /srv/data ext4 rw 0 0\n"  # removable, but not where media are mounted
+        "/dev/sda1 /mnt/backup ext4 rw 0 0\n"  # under /mnt, but not removable
+        "tmpfs /run/media/x tmpfs rw 0 0\n"
+    )
+    media = removable_media(mounts, sys_class_block=cb, sys_block=b)
+    assert [m.path for m in media] == [Path("/media/alice/CSRSTICK")]
+    assert media[0].kind == "removable" and media[0].device == "/dev/sdb1"
+    assert media[0].label == "CSRSTICK"
+
+
+def test_discover_reads_the_mount_table_and_adds_media_roots(tmp_path: Path) -> None:
+    cb, b = fake_sys(tmp_path, {"sdc": ("1", ["sdc1"])})
+    table = tmp_path / "mounts"
+    table.write_text("/dev/sdc1 /run/media/bob/KEYS ext4 rw 0 0\n")
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    missing = tmp_path / "gone"
+    media = discover_media([folder, missing, folder], mount_tables=[tmp_path / "nope", table],
+                           sys_class_block=cb, sys_block=b)
+    assert [m.path for m in media] == [folder, Path("/run/media/bob/KEYS")]
+    assert media[0].kind == "folder"
+    assert discover_media([folder], include_system=False) == folder_media([folder])
+
+
+def test_discover_on_this_machine_never_raises() -> None:
+    assert isinstance(discover_media([]), list)
+
+
+def test_csr_like_names() -> None:
+    for name in ("a.csr", "B.REQ", "x.pem", "y.der", "csr-9e63a172-EXAMPLE-5b0c7.csr"):
+        assert is_csr_like(name)
+    for name in ("root.key", "notes.txt", "intermediate.crt", "csr", ".csr.swp"):
+        assert not is_csr_like(name)
+
+
+def test_scan_finds_nested_csrs_skips_hidden_and_symlinks(tmp_path: Path) -> None:
+    m = tmp_path / "M"
+    (m / "stick" / "deep").mkdir(parents=True)
+    (m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr").write_text("x")
+    (m / "stick" / "readme.txt").write_text("x")
+    (m / ".Trash-1000").mkdir()
+    (m / ".Trash-1000" / "old.csr").write_text("x")
+    (m / "link.csr").symlink_to(m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr")
+    (m / "stick" / "deep" / "other.req").write_text("x")
+    entry = scan_medium(m)
+    files = entry.csr_files()
+    assert files == [m / "stick" / "deep" / "other.req", m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr"]
+    names = [c.name for c in entry.children]
+    assert ".Trash-1000" not in names
+    link = next(c for c in entry.children if c.name == "link.csr")
+    assert not link.csr_like  # a symlink is shown, never offered as a CSR
+
+
+def test_scan_limits_depth_and_entries(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*[f"d{i}" for i in range(8)])
+    deep.mkdir(parents=True)
+    (deep / "far.csr").write_text("x")
+    entry = scan_medium(tmp_path, max_depth=3)
+    assert entry.csr_files() == []
+    for i in range(30):
+        (tmp_path / f"f{i:02}.csr").write_text("x")
+    assert len(scan_medium(tmp_path, max_entries=10).csr_files()) <= 10
+
+
+def test_scan_escapes_hostile_names(tmp_path: Path) -> None:
+    (tmp_path / "evil\x1b[31m.csr").write_text("x")
+    entry = scan_medium(tmp_path)
+    assert entry.children[0].name == "evil\\x1b[31m.csr"
+
+
+def test_scan_of_a_missing_medium_says_why(tmp_path: Path) -> None:
+    entry = scan_medium(tmp_path / "pulled")
+    assert entry.error and entry.children == []
+
+
+def test_preselect_only_csr_on_only_medium(tmp_path: Path) -> None:
+    a = tmp_path / "a"
+    (a / "stick").mkdir(parents=True)
+    (a / "stick" / "one.csr").write_text("x")
+    media = folder_media([a])
+    scans = {media[0].key: scan_medium(a)}
+    assert preselect_csr(media, scans) == a / "stick" / "one.csr"
+    (a / "two.req").write_text("x")
+    assert preselect_csr(media, {media[0].key: scan_medium(a)}) is None
+    given = tmp_path / "given.csr"
+    assert preselect_csr(media, scans, given) == given
+    b = tmp_path / "b"
+    b.mkdir()
+    assert preselect_csr(folder_media([a, b]), {}) is None
+
+
+def test_medium_of_picks_the_deepest(tmp_path: Path) -> None:
+    outer = Medium(path=tmp_path, label="outer")
+    inner = Medium(path=tmp_path / "in", label="inner")
+    assert medium_of(tmp_path / "in" / "x.csr", [outer, inner]) is inner
+    assert medium_of(tmp_path / "x.csr", [outer, inner]) is outer
+    assert medium_of("/elsewhere/x.csr", [outer, inner]) is None
+
+
+def test_media_and_ceremony_modules_import_no_ui_and_no_crypto() -> None:
+    code = (
+        "import sys, byoroot_tui.core.media, byoroot_tui.core.ceremony\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'cryptography', 'qrcode')]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert out.stdout.strip() == ""

@@ -1,0 +1,94 @@
+"""The CLI's doors into the app: `byoroot`, `byoroot tui`, `byoroot demo` (in a real pty)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from byoroot_tui.cli import main
+from byoroot_tui.core.demo import DEMO_CSR_NAME, DEMO_WARNING, make_demo
+from byoroot_tui.ui.drive import PtyProcess
+
+REPO = Path(__file__).resolve().parent.parent
+BYOROOT = [sys.executable, "-m", "byoroot_tui"]
+ENV = {"PYTHONPATH": str(REPO)}
+
+
+def exit_code(argv: list[str]) -> int:
+    """main() returns the code; argparse may also raise SystemExit (help, usage errors)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+
+
+def test_tui_options_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["tui", "--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in ("--media-root", "--csr", "--root-cert", "--root-key", "--out"):
+        assert opt in out
+
+
+def test_without_a_terminal_the_app_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "needs a terminal" in capsys.readouterr().err
+    assert main(["tui", "--media-root", "/tmp"]) == 2
+
+
+def test_app_options_before_another_command_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["--csr", "x.csr", "inspect", "y.csr"]) == 2
+
+
+def test_inspect_and_sign_never_import_textual(tmp_path: Path) -> None:
+    m = make_demo(tmp_path)
+    code = (
+        "import sys\nfrom byoroot_tui.cli import main\n"
+        f"main(['inspect', {str(m.csr)!r}])\n"
+        f"main(['sign', {str(m.csr)!r}, '--root-cert', {str(m.root_cert)!r}, '--root-key', {str(m.root_key)!r}])\n"
+        "print('TEXTUAL' if any(k.split('.')[0] in ('textual', 'rich') for k in sys.modules) else 'CLEAN')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **ENV})
+    assert out.stdout.strip().endswith("CLEAN"), out.stdout + out.stderr
+    assert (m.stick / "intermediate.crt").exists()
+
+
+def test_demo_headless_still_works(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--headless", "--dir", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert DEMO_WARNING in out and "Verified." in out
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pty")
+def test_byoroot_with_media_root_shows_the_csr_on_the_first_screen(tmp_path: Path) -> None:
+    """The issue's example, through the real entry point on a real (pseudo) terminal."""
+    m = make_demo(tmp_path / "material")
+    media_root = tmp_path / "M"
+    (media_root / "stick").mkdir(parents=True)
+    shutil.copy(m.csr, media_root / "stick" / DEMO_CSR_NAME)
+    p = PtyProcess(BYOROOT + ["--media-root", str(media_root)], size=(80, 24), env=ENV)
+    try:
+        assert p.read_until(DEMO_CSR_NAME) is not None, p.text()[-2000:]
+        assert p.read_until("1 Media") is not None
+    finally:
+        p.send("\x11")  # ctrl+q
+        rc = p.close()
+    assert rc == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pty")
+def test_byoroot_demo_starts_the_app_on_the_demo_material(tmp_path: Path) -> None:
+    p = PtyProcess(BYOROOT + ["demo", "--dir", str(tmp_path / "demo")], size=(80, 24), env=ENV)
+    try:
+        assert p.read_until(DEMO_WARNING) is not None  # printed before the app starts
+        assert p.read_until("DEMO — throwaway root key") is not None, p.text()[-2000:]  # the banner in the app
+        assert p.read_until(DEMO_CSR_NAME) is not None
+    finally:
+        p.send("\x11")
+        rc = p.close()
+    assert rc == 0
+    assert (tmp_path / "demo" / "stick" / DEMO_CSR_NAME).exists()
