@@ -240,3 +240,26 @@ def export_ceremony(
         if isinstance(exc, ExportFailed) or not written:
             raise
         raise ExportFailed(f"{exc}; the files written were removed") from None
+
+
+def print_sheet(sheet: str | os.PathLike[str]) -> str:
+    """Send the ceremony sheet to the default printer with CUPS' `lp`; return what to tell the officer.
+
+    Without `lp` nothing is attempted: the message says where the sheet file is.
+    """
+    import shutil
+    import subprocess
+
+    path = Path(sheet)
+    shown = safe_text(str(path))
+    lp = shutil.which("lp")
+    if lp is None:
+        return f"No printing system (CUPS `lp`) on this station: the sheet is {shown}"
+    try:
+        done = subprocess.run([lp, "--", str(path)], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ByorootError(f"printing failed ({type(exc).__name__}); the sheet is {shown}") from None
+    if done.returncode != 0:
+        reason = safe_text(" ".join((done.stderr or done.stdout).split()), 160) or f"lp exited {done.returncode}"
+        raise ByorootError(f"printing failed: {reason}; the sheet is {shown}")
+    return "Sent to the printer: " + (safe_text(" ".join(done.stdout.split()), 160) or shown)

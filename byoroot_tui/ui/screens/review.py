@@ -256,7 +256,17 @@ class ReviewScreen(StepScreen):
             warn_w.update(warns)
         warn_w.display = bool(plan is not None and plan.warnings)
 
-        self.query_one("#csr-sha", Static).update(Text("\n".join(grouped(c.csr.sha256, 4, 8))) if c.csr else Text(""))
+        if c.csr:
+            from byoroot_tui.core.fingerprint import pgp_words
+
+            words = pgp_words(c.csr.sha256)
+            sha = Text("\n".join(grouped(c.csr.sha256, 4, 8)))
+            sha.append("\nas PGP words, to read aloud:", style="dim")
+            for i in range(0, len(words), 8):
+                sha.append("\n" + " ".join(words[i : i + 8]))
+            self.query_one("#csr-sha", Static).update(sha)
+        else:
+            self.query_one("#csr-sha", Static).update(Text(""))
         out = Text(safe_text(str(c.out_dir)) if c.out_dir else "(none)")
         out.append("   ctrl+o: change", style="dim")
         out.append(f"\n{CERT_NAME}, its QR code (PNG) and the ceremony record; the station log records it",

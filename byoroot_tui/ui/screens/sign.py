@@ -363,7 +363,27 @@ class ResultScreen(CertificateWriter, StepScreen):
         Binding("c", "copy", "Copy fingerprint", id="result.copy", tooltip="Copy the SHA-256 fingerprint"),
         Binding("v", "qr", "QR full screen", id="result.qr", tooltip="Show only the QR code, for a phone to scan"),
         Binding("w", "write_copy", "Write a copy", id="result.copy_file", tooltip="Write intermediate.crt to another folder too"),
+        Binding("p", "print_sheet", "Print sheet", id="result.print",
+                tooltip="Print ceremony-record.txt with lp (CUPS), or say where it is"),
     ]
+
+    def action_print_sheet(self) -> None:
+        exported = self.ceremony.exported
+        if exported is None:
+            self.notify("The ceremony sheet has not been written yet.", severity="warning")
+            return
+        self._print_worker(exported.sheet)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="print")
+    def _print_worker(self, sheet: Path) -> None:
+        from byoroot_tui.core.errors import ByorootError
+        from byoroot_tui.core.record import print_sheet
+
+        try:
+            message, severity = print_sheet(sheet), "information"
+        except ByorootError as exc:
+            message, severity = str(exc), "error"
+        self.app.call_from_thread(self.notify, message, severity=severity, timeout=10)
 
     def compose_body(self) -> ComposeResult:
         c = self.ceremony
