@@ -63,10 +63,10 @@ class ReviewScreen(StepScreen):
                 yield Static(Text("Certificate to be issued"), classes="section-title")
                 yield Static(id="plan", markup=False)
                 yield Static(id="plan-warnings", markup=False)
-                yield Static(Text("CSR SHA-256 (compare with the requester's)"), classes="section-title")
-                yield Static(id="csr-sha", markup=False)
                 yield Static(Text("Output"), classes="section-title")
                 yield Static(id="out-path", markup=False)
+                yield Static(Text("CSR SHA-256 (compare with the requester's)"), classes="section-title")
+                yield Static(id="csr-sha", markup=False)
             with Vertical(id="officer-pane"):
                 yield Static(Text("Each officer types their name; Enter confirms the certificate above"),
                              classes="officer-hint")
