@@ -65,7 +65,7 @@ class Images:
         else:
             tool = shutil.which("mkfs.vfat") or shutil.which("mkfs.fat")
             if not tool:
-                pytest.skip("no mkfs.vfat on this machine (apt-get install dosfstools): the FAT image test cannot run")
+                pytest.fail("no mkfs.vfat on this machine (apt-get install dosfstools): the FAT image test cannot run")
             argv = [tool, str(image)]
         r = _run(argv)
         assert r.returncode == 0, r.stderr
@@ -125,7 +125,7 @@ def fat_driver() -> str:
         return "vfat"
     if shutil.which("fusefat") and os.path.exists("/dev/fuse"):
         return "fusefat"
-    pytest.skip("cannot mount a FAT image here: the kernel has no vfat driver and fusefat is not installed")
+    pytest.fail("cannot mount a FAT image here: the kernel has no vfat driver and fusefat is not installed")
 
 
 # ----------------------------------------------------------------------------- what is on a medium
@@ -353,15 +353,15 @@ def test_vfat_image_unmounted_and_remounted_reads_back_identical(tmp_path: Path,
 
 def test_fat_image_through_fuse_unmounted_and_remounted_reads_back_identical(tmp_path: Path, images, cli) -> None:  # type: ignore[no-untyped-def]
     if not (shutil.which("fusefat") and os.path.exists("/dev/fuse")):
-        pytest.skip("fusefat is not installed (apt-get install fusefat): FAT through FUSE cannot be tested")
+        pytest.fail("fusefat is not installed (apt-get install fusefat): FAT through FUSE cannot be tested")
     _sign_onto_image_and_remount("fusefat", tmp_path, images, cli)
 
 
 def test_fat_through_fuse_never_leaves_a_partial_export(tmp_path: Path, images, cli) -> None:  # type: ignore[no-untyped-def]
-    """Whether or not the export onto a FUSE-mounted FAT stick succeeds (see the bug above), the
+    """Whether or not the export onto a FUSE-mounted FAT stick succeeds, the
     medium holds either all three files or none of them, and no temp file; a failure is logged."""
     if not (shutil.which("fusefat") and os.path.exists("/dev/fuse")):
-        pytest.skip("fusefat is not installed (apt-get install fusefat): FAT through FUSE cannot be tested")
+        pytest.fail("fusefat is not installed (apt-get install fusefat): FAT through FUSE cannot be tested")
     image = images.make("fat", "vfat")
     mp = tmp_path / "stick"
     images.mount(image, mp, "fusefat")

@@ -22,7 +22,6 @@ from byoroot_tui.ui.widgets.fingerprint import grouped
 from byoroot_tui.ui.widgets.qr import QrCode
 
 PASSPHRASE = "correct horse battery staple"
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to verify")
 
 
 def services(**kw: Any) -> Services:

@@ -171,7 +171,6 @@ def test_grouped_fingerprint() -> None:
     assert len(grouped(fp, 4, 4)) == 4
 
 
-@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbarimg (zbar-tools) is not installed")
 def test_qr_as_drawn_scans_back_to_the_fingerprint(tmp_path: Path) -> None:
     fp = hashlib.sha256(b"intermediate").hexdigest()
     m = lines_to_matrix(half_block_lines(qr_matrix(fp)))
