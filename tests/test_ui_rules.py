@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from byoroot_tui.core import ceremony as cer
-from byoroot_tui.core.ceremony import Ceremony, check_officer_name, extension_rows, same_person, validity_window
+from byoroot_tui.core.ceremony import Ceremony, check_officer_name, extension_rows, same_person
+from byoroot_tui.core.validity import validity_window
 from byoroot_tui.core.csr import load_csr
 from byoroot_tui.core.demo import make_demo
 from byoroot_tui.core.errors import ByorootError, InputRefused

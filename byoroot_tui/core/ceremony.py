@@ -9,7 +9,6 @@ No secret is ever stored here: the passphrase stays in the masked input that hol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,37 +122,6 @@ def extension_rows(csr: CsrInfo, profile: Profile, root: RootCA | None = None) -
             )
         )
     return rows
-
-
-@dataclass(frozen=True)
-class ValidityWindow:
-    not_before: datetime
-    not_after: datetime
-    capped: bool  # cut to the root's notAfter
-    requested_not_after: datetime
-    refusal: str | None = None  # the profile refuses instead of capping, or nothing can be issued
-
-
-def validity_window(profile: Profile, now: datetime, root: RootCA | None = None) -> ValidityWindow:
-    """The dates a certificate issued now would carry (mirrors core.issue.make_plan, for display)."""
-    not_before = now - timedelta(minutes=profile.backdate_minutes)
-    if root is not None:
-        not_before = max(not_before, root.not_before)
-    requested = now + timedelta(days=profile.validity_days)
-    not_after, capped, refusal = requested, False, None
-    if root is not None and requested > root.not_after:
-        if profile.cap_to_issuer:
-            from byoroot_tui.core.issue import MIN_CAPPED_VALIDITY
-
-            not_after, capped = root.not_after, True
-            shortest = min(MIN_CAPPED_VALIDITY, timedelta(days=profile.validity_days))
-            if not_after - now < shortest:
-                refusal = f"capping would leave less than {shortest.days} days of validity"
-        else:
-            refusal = "the profile refuses to issue past the root's notAfter"
-    if not_after <= not_before:
-        refusal = "the root expires too soon to issue anything"
-    return ValidityWindow(not_before, not_after, capped, requested, refusal)
 
 
 @dataclass

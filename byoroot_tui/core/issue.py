@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,6 +28,7 @@ from byoroot_tui.core.profiles import Profile
 from byoroot_tui.core.root import RootCA, iso, utcnow
 from byoroot_tui.core.signer import RootSigner, check_signer_matches
 from byoroot_tui.core.text import safe_text
+from byoroot_tui.core.validity import validity_window
 
 
 @dataclass(frozen=True)
@@ -125,10 +126,6 @@ def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
     return findings
 
 
-# When capping to the root's notAfter leaves less than this (or less than the profile asks
-# for, if that is shorter), issuing is refused: such an intermediate is useless.
-MIN_CAPPED_VALIDITY = timedelta(days=30)
-
 _throwaway: dict[str, object] = {}
 
 
@@ -199,27 +196,16 @@ def make_plan(
     findings = [f for f in csr.findings if f.severity != "refuse"]
     findings += review_request(csr, profile)
 
-    not_before = max(now - timedelta(minutes=profile.backdate_minutes), root.not_before)
-    not_after = now + timedelta(days=profile.validity_days)
-    if not_after > root.not_after:
-        if not profile.cap_to_issuer:
-            raise PolicyRefused(
-                f"refused: the validity would end {iso(not_after)}, after the root's notAfter {iso(root.not_after)}"
-            )
+    window = validity_window(profile, now, root)
+    if window.refusal:
+        raise PolicyRefused(f"refused: {window.refusal}")
+    if window.capped:
         findings.append(
             Finding("warn", "validity.capped",
                     f"validity capped to the root's notAfter {iso(root.not_after)} "
-                    f"(the profile asks for {profile.validity_days} days, to {iso(not_after)})")
+                    f"(the profile asks for {profile.validity_days} days, to {iso(window.requested_not_after)})")
         )
-        not_after = root.not_after
-        shortest = min(MIN_CAPPED_VALIDITY, timedelta(days=profile.validity_days))
-        if not_after - now < shortest:
-            raise PolicyRefused(
-                f"refused: the root expires {iso(root.not_after)}, leaving the intermediate less than "
-                f"{shortest.days} days of validity"
-            )
-    if not_after <= not_before:
-        raise PolicyRefused("refused: the root expires too soon to issue anything")
+    not_before, not_after = window.not_before, window.not_after
     if root.path_length is not None and (profile.path_length is None or profile.path_length >= root.path_length):
         findings.append(
             Finding("warn", "path_length.exceeds_root",

@@ -8,7 +8,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from byoroot_tui.core.ceremony import DEFAULT_PROFILE_NAME, validity_window
+from byoroot_tui.core.ceremony import DEFAULT_PROFILE_NAME
+from byoroot_tui.core.validity import validity_window
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 
