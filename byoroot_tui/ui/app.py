@@ -53,6 +53,7 @@ class Services:
     clipboard: Callable[[str], bool] = _pyperclip_copy
     poll_interval: float = 2.0  # seconds between media scans; 0 disables polling
     log_path: Path | None = None  # the station log; None: core.stationlog.default_log_path()
+    serial: Callable[[], int] | None = None  # the certificate serial; None: a random one (snapshot tests fix it)
 
     def station_log(self) -> Path:
         if self.log_path is not None:
@@ -141,10 +142,10 @@ def _check_key(key_path: Path, root: Any, secret: bytearray | None) -> bool:
     return True
 
 
-def _make_plan(csr: Any, profile: Any, root: Any, now: datetime) -> Any:
+def _make_plan(csr: Any, profile: Any, root: Any, now: datetime, serial: int | None = None) -> Any:
     from byoroot_tui.core.issue import make_plan
 
-    return make_plan(csr, profile, root, now=now)  # lints with pkilint before the key is ever touched
+    return make_plan(csr, profile, root, now=now, serial=serial)  # lints with pkilint before the key is ever touched
 
 
 def _assess(csr: Any, profile: Any, root: Any) -> Any:
@@ -462,11 +463,13 @@ class ByorootApp(App[int]):
         except ByorootError as exc:
             c.set_plan(None, str(exc))
             return
-        self._plan(self.plan_token(), c.csr, profile, c.root, self.services.clock())
+        serial = self.services.serial() if self.services.serial is not None else None
+        self._plan(self.plan_token(), c.csr, profile, c.root, self.services.clock(), serial)
 
     @work(thread=True, group="plan", exclusive=True, exit_on_error=False)
-    def _plan(self, token: tuple[Any, ...], csr: Any, profile: Any, root: Any, now: datetime) -> None:
-        plan, error = guarded(_make_plan, csr, profile, root, now)
+    def _plan(self, token: tuple[Any, ...], csr: Any, profile: Any, root: Any, now: datetime,
+              serial: int | None = None) -> None:
+        plan, error = guarded(_make_plan, csr, profile, root, now, serial)
         self.post_message(PlanMade(token, plan, error))
 
     def on_plan_made(self, msg: PlanMade) -> None:
