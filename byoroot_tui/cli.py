@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-TUI_OPTIONS = ("tui_media_root", "tui_csr", "tui_root_cert", "tui_root_key", "tui_out", "tui_profiles")
+TUI_OPTIONS = ("tui_media_root", "tui_csr", "tui_root_cert", "tui_root_key", "tui_pkcs11_module", "tui_out",
+               "tui_profiles")
 
 
 def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -37,6 +38,8 @@ def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--csr", dest="tui_csr", metavar="FILE", help="preselect this CSR", **extra)
     p.add_argument("--root-cert", dest="tui_root_cert", metavar="FILE", help="the root certificate", **extra)
     p.add_argument("--root-key", dest="tui_root_key", metavar="FILE", help="the root private key file", **extra)
+    p.add_argument("--pkcs11-module", dest="tui_pkcs11_module", metavar="PATH",
+                   help="the root key is in an HSM: start with this PKCS#11 module on the root screen", **extra)
     p.add_argument("--out", dest="tui_out", metavar="DIR",
                    help="folder for intermediate.crt (default: the CSR's folder on its medium)", **extra)
     p.add_argument("--profiles", dest="tui_profiles", action="append", metavar="DIR",
@@ -409,6 +412,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         csr=getattr(args, "tui_csr", None),
         root_cert=getattr(args, "tui_root_cert", None),
         root_key=getattr(args, "tui_root_key", None),
+        pkcs11_module=getattr(args, "tui_pkcs11_module", None),
         out=getattr(args, "tui_out", None),
         profile_dirs=getattr(args, "tui_profiles", None) or [],
     )
@@ -501,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args.command = "tui"  # no command: the ceremony app
     elif args.command not in ("tui",) and any(getattr(args, o, None) for o in TUI_OPTIONS):
-        parser.error("--media-root/--csr/--root-cert/--root-key/--out/--profiles before a command belong to the app; "
+        parser.error("--media-root/--csr/--root-cert/--root-key/--pkcs11-module/--out/--profiles before a command belong to the app; "
                      "put a command's options after it")
     as_json = getattr(args, "json", False)
     try:

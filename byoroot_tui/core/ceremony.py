@@ -18,6 +18,7 @@ from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 if TYPE_CHECKING:  # pragma: no cover
     from byoroot_tui.core.csr import CsrInfo
     from byoroot_tui.core.issue import Assessment, Issued, Plan
+    from byoroot_tui.core.keyref import HsmKey, KeyRef
     from byoroot_tui.core.record import Exported
     from byoroot_tui.core.profiles import Profile
     from byoroot_tui.core.root import RootCA
@@ -146,8 +147,12 @@ class Ceremony:
     root: RootCA | None = None
     root_error: str | None = None
     root_key_path: Path | None = None
-    key_checked: bool = False  # the key loaded with the passphrase now typed, and matches the root
+    key_source: str = "file"  # "file": a key file; "hsm": a private key in a PKCS#11 token
+    hsm_module: str | None = None  # the PKCS#11 module (shared library) path
+    hsm_key: HsmKey | None = None  # the token and key chosen on the root screen
+    key_checked: bool = False  # the key opened with the passphrase/PIN now typed, and matches the root
     key_error: str | None = None
+    key_description: str | None = None  # what the last successful check opened, for the review
 
     out_dir_override: Path | None = None  # --out, or a folder picked by the officers
     overwrite: bool = False  # asked and confirmed for the current output folder
@@ -229,21 +234,64 @@ class Ceremony:
             self.key_error = None
             self.invalidate_plan()
 
+    def _key_changed(self) -> None:
+        self.key_checked = False
+        self.key_error = None
+        self.key_description = None
+
     def set_root_key_path(self, path: Path | None) -> None:
         self._locked()
         if path != self.root_key_path:
             self.root_key_path = path
-            self.key_checked = False
-            self.key_error = None
+            if self.key_source == "file":
+                self._key_changed()
+
+    def set_key_source(self, source: str) -> None:
+        """Choose where the root key is: "file" or "hsm". What was entered for the other is kept."""
+        self._locked()
+        if source not in ("file", "hsm"):
+            raise ValueError(source)
+        if source != self.key_source:
+            self.key_source = source
+            self._key_changed()
+
+    def set_hsm_module(self, module: str | None) -> None:
+        self._locked()
+        if module != self.hsm_module:
+            self.hsm_module = module
+            self.hsm_key = None
+            if self.key_source == "hsm":
+                self._key_changed()
+
+    def set_hsm_key(self, key: HsmKey | None) -> None:
+        self._locked()
+        if key != self.hsm_key:
+            self.hsm_key = key
+            if self.key_source == "hsm":
+                self._key_changed()
+
+    def key_ref(self) -> KeyRef | None:
+        """The root key chosen (a file or a key in a token), or None."""
+        if self.key_source == "hsm":
+            return self.hsm_key
+        if self.root_key_path is None:
+            return None
+        from byoroot_tui.core.keyref import KeyFile
+
+        return KeyFile(self.root_key_path)
+
+    @property
+    def secret_name(self) -> str:
+        return "PIN" if self.key_source == "hsm" else "passphrase"
 
     def passphrase_changed(self) -> None:
         """The typed passphrase changed: the last key check no longer holds."""
         if self.issued is None:
-            self.key_checked = False
-            self.key_error = None
+            self._key_changed()
 
-    def set_key_check(self, ok: bool, error: str | None = None) -> None:
+    def set_key_check(self, ok: bool, error: str | None = None, description: str | None = None) -> None:
         self.key_checked, self.key_error = ok, (None if ok else error)
+        self.key_description = description if ok else None
 
     def set_out_dir(self, path: Path | None) -> None:
         if path != self.out_dir_override:
@@ -313,7 +361,12 @@ class Ceremony:
         if step == "root":
             if self.root is None:
                 return self.root_error or "choose the root certificate"
-            if self.root_key_path is None:
+            if self.key_source == "hsm":
+                if not self.hsm_module:
+                    return "type the path of the PKCS#11 module"
+                if self.hsm_key is None:
+                    return "choose the token and the key on it"
+            elif self.root_key_path is None:
                 return "choose the root key file"
             if not self.key_checked:
                 return self.key_error or "the root key has not been checked yet"

@@ -91,9 +91,21 @@ class RootLoaded(Message):
 
 
 class KeyChecked(Message):
-    def __init__(self, token: tuple[Any, ...], ok: bool, error: str | None) -> None:
+    def __init__(self, token: tuple[Any, ...], ok: bool, error: str | None, description: str | None = None) -> None:
         super().__init__()
-        self.token, self.ok, self.error = token, ok, error
+        self.token, self.ok, self.error, self.description = token, ok, error, description
+
+
+class TokensListed(Message):
+    def __init__(self, module: str, tokens: list[Any] | None, error: str | None) -> None:
+        super().__init__()
+        self.module, self.tokens, self.error = module, tokens, error
+
+
+class KeysListed(Message):
+    def __init__(self, module: str, token: Any, keys: list[Any] | None, error: str | None) -> None:
+        super().__init__()
+        self.module, self.token, self.keys, self.error = module, token, keys, error
 
 
 class Assessed(Message):
@@ -123,23 +135,27 @@ def _load_root(path: Path, now: datetime) -> Any:
     return load_root(path, now=now)
 
 
-def passphrase_source(secret: bytearray | None) -> Callable[[], bytearray | None]:
-    return lambda: secret
+def _check_key(ref: Any, root: Any, secret: bytearray | None) -> str:
+    """Open the key (file or token) with the secret typed, check it is the root's, drop it at once."""
+    from byoroot_tui.core.keyref import check_key
+
+    return check_key(ref, root, secret)  # wipes the secret
 
 
-def _check_key(key_path: Path, root: Any, secret: bytearray | None) -> bool:
-    """Load the key (with the passphrase typed), check it is the root's, drop it at once."""
-    from byoroot_tui.core.signer import check_signer_matches, load_root_key, wipe
+def _list_tokens(module: str) -> list[Any]:
+    from byoroot_tui.core.pkcs11 import list_tokens
+
+    return list_tokens(module)
+
+
+def _list_keys(module: str, token: Any, secret: bytearray | None) -> list[Any]:
+    """The keys on the token: the public halves without a PIN, the private keys with one."""
+    from byoroot_tui.core.pkcs11 import list_private_keys, wipe
 
     try:
-        signer = load_root_key(key_path, passphrase_source(secret))
-        try:
-            check_signer_matches(signer, root)
-        finally:
-            signer.close()
+        return list_private_keys(module, token, (lambda: bytearray(secret)) if secret else None)
     finally:
         wipe(secret)
-    return True
 
 
 def _make_plan(csr: Any, profile: Any, root: Any, now: datetime, serial: int | None = None) -> Any:
@@ -342,31 +358,35 @@ class ByorootApp(App[int]):
         c.set_root(msg.path, msg.root, msg.error)
         self.start_assessment()
         self.sync_screen()
-        if msg.root is not None and c.root_key_path is not None and not c.key_checked:
+        if msg.root is not None and c.key_ref() is not None and not c.key_checked and c.key_source == "file":
             self.start_key_check()
 
-    def passphrase_input(self) -> Input | None:
+    def passphrase_input(self, source: str | None = None) -> Input | None:
+        """The masked field holding the secret for the key source chosen: the passphrase or the PIN."""
         screen = self._steps.get("root")
         if screen is None or not screen.is_mounted:
             return None
+        source = source or self.ceremony.key_source
         try:
-            return screen.query_one("#passphrase", Input)
+            return screen.query_one("#pin" if source == "hsm" else "#passphrase", Input)
         except Exception:
             return None
 
     def take_passphrase(self) -> bytearray | None:
-        """The typed passphrase as a wipeable buffer (None when the field is empty)."""
+        """The typed passphrase (or PIN) as a wipeable buffer (None when the field is empty)."""
         field_ = self.passphrase_input()
         if field_ is None or not field_.value:
             return None
         return bytearray(field_.value.encode("utf-8"))
 
     def clear_passphrase(self) -> None:
+        """Empty both secret fields (after signing; the PIN and the passphrase are not kept)."""
         self._checked_token = self._key_check_token = ()
-        field_ = self.passphrase_input()
-        if field_ is not None:
-            with field_.prevent(Input.Changed):
-                field_.value = ""
+        for source in ("file", "hsm"):
+            field_ = self.passphrase_input(source)
+            if field_ is not None:
+                with field_.prevent(Input.Changed):
+                    field_.value = ""
 
     def passphrase_edited(self) -> None:
         """The passphrase field changed: a key check done before no longer counts.
@@ -382,25 +402,26 @@ class ByorootApp(App[int]):
         string the field holds: no copy of it is made, and any edit makes a new string."""
         c = self.ceremony
         field_ = self.passphrase_input()
-        return (c.root_key_path, c.root.sha256 if c.root else None, field_.value if field_ else None)
+        return (c.key_ref(), c.root.sha256 if c.root else None, field_.value if field_ else None)
 
     def _same_key_token(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
         return len(a) == len(b) == 3 and a[0] == b[0] and a[1] == b[1] and a[2] is b[2]
 
     def start_key_check(self) -> None:
         c = self.ceremony
-        if c.root is None or c.root_key_path is None or c.signed:
+        ref = c.key_ref()
+        if c.root is None or ref is None or c.signed:
             return
         c.key_error = None
         self.key_check_running = True
         self._key_check_token = self.key_token()
-        self._check_key(self._key_check_token, c.root_key_path, c.root, self.take_passphrase())
+        self._check_key(self._key_check_token, ref, c.root, self.take_passphrase())
         self.sync_screen()
 
     @work(thread=True, group="key", exclusive=True, exit_on_error=False)
-    def _check_key(self, token: tuple[Any, ...], key_path: Path, root: Any, secret: bytearray | None) -> None:
-        ok, error = guarded(_check_key, key_path, root, secret)
-        self.post_message(KeyChecked(token, bool(ok), error))
+    def _check_key(self, token: tuple[Any, ...], ref: Any, root: Any, secret: bytearray | None) -> None:
+        description, error = guarded(_check_key, ref, root, secret)
+        self.post_message(KeyChecked(token, error is None, error, description))
 
     def on_key_checked(self, msg: KeyChecked) -> None:
         current = self._same_key_token(msg.token, self.key_token())
@@ -410,8 +431,30 @@ class ByorootApp(App[int]):
         if self.ceremony.signed or not current:
             return  # the passphrase or the key changed meanwhile
         self._checked_token = msg.token if msg.ok else ()
-        self.ceremony.set_key_check(msg.ok, msg.error)
+        self.ceremony.set_key_check(msg.ok, msg.error, msg.description)
         self.sync_screen()
+
+    # -------------------------------------------------------------- a key in an HSM (PKCS#11)
+
+    @work(thread=True, group="hsm", exclusive=True, exit_on_error=False)
+    def list_tokens(self, module: str) -> None:
+        tokens, error = guarded(_list_tokens, module)
+        self.post_message(TokensListed(module, tokens, error))
+
+    @work(thread=True, group="hsm", exclusive=True, exit_on_error=False)
+    def list_keys(self, module: str, token: Any, secret: bytearray | None) -> None:
+        keys, error = guarded(_list_keys, module, token, secret)
+        self.post_message(KeysListed(module, token, keys, error))
+
+    def on_tokens_listed(self, msg: TokensListed) -> None:
+        screen = self._steps.get("root")
+        if screen is not None and screen.is_mounted:
+            screen.tokens_listed(msg)  # type: ignore[attr-defined]
+
+    def on_keys_listed(self, msg: KeysListed) -> None:
+        screen = self._steps.get("root")
+        if screen is not None and screen.is_mounted:
+            screen.keys_listed(msg)  # type: ignore[attr-defined]
 
     # -------------------------------------------------------------- assessment (inspect) and plan
 
@@ -535,6 +578,7 @@ def make_app(
     csr: str | os.PathLike[str] | None = None,
     root_cert: str | os.PathLike[str] | None = None,
     root_key: str | os.PathLike[str] | None = None,
+    pkcs11_module: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     demo: bool = False,
     services: Services | None = None,
@@ -558,6 +602,8 @@ def make_app(
         ceremony.root_cert_path = Path(root_cert).absolute()
     if root_key is not None:
         ceremony.root_key_path = Path(root_key).absolute()
+    if pkcs11_module is not None:  # the root key is in an HSM; the root screen lists its tokens
+        ceremony.key_source, ceremony.hsm_module = "hsm", os.fspath(pkcs11_module)
     if out is not None:
         ceremony.out_dir_override = Path(out).absolute()
     return ByorootApp(ceremony, services, csr_given=csr_path)

@@ -240,6 +240,9 @@ class ReviewScreen(StepScreen):
             t.add_row(Text("Not after"), Text(f"{day(plan.not_after)}  ({days} days)"))
             t.add_row(Text("Public key"), Text(f"{plan.csr.key_algorithm} ({plan.csr.key_size}), from the CSR"))
             t.add_row(Text("Signature"), Text(f"{plan.signature_algorithm} by the root ({plan.root.key_algorithm} {plan.root.key_size})"))
+            ref = c.key_ref()
+            if c.key_description or ref is not None:
+                t.add_row(Text("Root key"), Text(c.key_description or ref.describe()))  # type: ignore[union-attr]
             for ext in plan.extensions:
                 crit = " (critical)" if ext.critical else ""
                 t.add_row(Text(ext.name), Text(wrap_hex(ext.value) + crit))

@@ -19,7 +19,7 @@ from textual.widgets import ProgressBar, Static
 
 from byoroot_tui.core.ceremony import CERT_NAME
 from byoroot_tui.core.text import safe_text
-from byoroot_tui.ui.app import guarded, passphrase_source
+from byoroot_tui.ui.app import guarded
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
@@ -65,15 +65,13 @@ class WriteFailed(Message):
         self.reason, self.folder, self.copy = reason, folder, copy
 
 
-def _sign(plan: Any, key_path: Path, secret: bytearray | None, progress: Any) -> Any:
-    """Load the key, sign the planned TBS, verify, drop the key. The passphrase buffer is wiped."""
+def _sign(plan: Any, ref: Any, secret: bytearray | None, progress: Any) -> Any:
+    """Open the key (file or token), sign the planned TBS, verify, drop the key (log out of the token).
+    The passphrase or PIN buffer is wiped."""
     from byoroot_tui.core.issue import sign_plan
-    from byoroot_tui.core.signer import load_root_key, wipe
+    from byoroot_tui.core.keyref import open_signer
 
-    try:
-        signer = load_root_key(key_path, passphrase_source(secret))
-    finally:
-        wipe(secret)
+    signer = open_signer(ref, secret)  # wipes the secret
     try:
         progress("sign")
         return sign_plan(plan, signer)
@@ -176,18 +174,19 @@ class SignScreen(CertificateWriter, StepScreen):
             self._armed = False
             secret, self._secret = self._secret, None
             c = self.ceremony
-            if c.signed or c.plan is None or c.root_key_path is None:
+            ref = c.key_ref()
+            if c.signed or c.plan is None or ref is None:
                 return
             self.stage = "key"
             self.failed_stage = None
             self.sync()
             log = self.byoroot.services.station_log()
-            self.sign_worker(c.plan, c.root_key_path, secret, c.out_dir, c.overwrite, log, c.log_fields())
+            self.sign_worker(c.plan, ref, secret, c.out_dir, c.overwrite, log, c.log_fields())
 
     @work(thread=True, group="sign", exclusive=True, exit_on_error=False)
-    def sign_worker(self, plan: Any, key_path: Path, secret: bytearray | None, folder: Path, overwrite: bool,
+    def sign_worker(self, plan: Any, ref: Any, secret: bytearray | None, folder: Path, overwrite: bool,
                     log_path: Path, log_fields: dict[str, object]) -> None:
-        issued, error = guarded(_sign, plan, key_path, secret, lambda s: self.post_message(SignProgress(s)))
+        issued, error = guarded(_sign, plan, ref, secret, lambda s: self.post_message(SignProgress(s)))
         if error is not None:
             _, log_error = guarded(_log_refusal, log_path, log_fields, error)  # as `byoroot sign` does
             if log_error is not None:
@@ -214,7 +213,7 @@ class SignScreen(CertificateWriter, StepScreen):
         self.failed_stage = self.stage
         self.stage = None
         self.sync()
-        if "passphrase" in msg.reason or "root key" in msg.reason:
+        if any(w in msg.reason for w in ("passphrase", "root key", "PIN", "token", "PKCS#11")):
             self.ceremony.set_key_check(False, msg.reason)
 
         def back(_: None) -> None:
@@ -434,7 +433,10 @@ class ResultScreen(CertificateWriter, StepScreen):
         t.add_row(Text("Officers"), Text(f"{c.officer1} and {c.officer2}"))
         if issued.lint is not None:
             t.add_row(Text("Lint"), Text(f"after signing: {issued.lint.summary()}"))
-        t.add_row(Text("Root key"), Text("dropped after signing; passphrase field cleared"))
+        if c.key_source == "hsm":
+            t.add_row(Text("Root key"), Text("in the token; logged out after signing; PIN field cleared"))
+        else:
+            t.add_row(Text("Root key"), Text("dropped after signing; passphrase field cleared"))
         ex = c.exported
         if ex is not None:
             t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in (ex.certificate, ex.qr_png, ex.sheet))))

@@ -1,0 +1,138 @@
+"""Where the root key is: a key file, or a private key in a PKCS#11 token (an HSM).
+
+A `KeyRef` names the key without holding it; `open_signer` opens it with the secret the officer
+typed (the key file's passphrase or the token's PIN) and wipes that buffer whatever happens.
+The TUI's root screen builds a `KeyRef`; the key check and the signing both open it, and close
+the signer as soon as they are done. Nothing here imports cryptography or python-pkcs11 at
+import time, so the app's start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from byoroot_tui.core.text import safe_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from byoroot_tui.core.pkcs11 import KeyInfo, TokenInfo
+    from byoroot_tui.core.root import RootCA
+    from byoroot_tui.core.signer import RootSigner
+
+# Where Debian and friends put PKCS#11 modules; the root screen offers the first one present.
+MODULE_CANDIDATES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/opensc-pkcs11.so",
+)
+
+
+def default_module_path() -> str | None:
+    """``$BYOROOT_PKCS11_MODULE``, else the first module of `MODULE_CANDIDATES` on this machine."""
+    env = os.environ.get("BYOROOT_PKCS11_MODULE")
+    if env:
+        return env
+    for path in MODULE_CANDIDATES:
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """A root private key in a PEM or DER file (maybe passphrase-protected)."""
+
+    path: Path
+
+    @property
+    def secret_name(self) -> str:
+        return "passphrase"
+
+    def describe(self) -> str:
+        return f"key file {safe_text(str(self.path))}"
+
+
+@dataclass(frozen=True)
+class HsmKey:
+    """A private key on one token of a PKCS#11 module, named by token label/serial and key label/id."""
+
+    module: str
+    token_label: str
+    token_serial: str
+    key_label: str
+    key_id: bytes
+    key_type: str = ""  # for display only: "ECDSA", "RSA", …
+    key_size: str = ""  # for display only: "P-384", "3072 bits", …
+    pin_pad: bool = False  # the token has a PIN pad: the PIN is entered on the device
+
+    @classmethod
+    def chosen(cls, module: str, token: TokenInfo, key: KeyInfo) -> HsmKey:
+        return cls(module=module, token_label=token.label, token_serial=token.serial, key_label=key.label,
+                   key_id=key.id, key_type=key.key_type, key_size=key.size, pin_pad=token.protected_auth)
+
+    @property
+    def secret_name(self) -> str:
+        return "PIN"
+
+    def uri(self) -> str:
+        """The RFC 7512 URI of the key (never with a PIN), as `byoroot sign --pkcs11-uri` takes it."""
+        from byoroot_tui.core.pkcs11 import format_pkcs11_uri
+
+        return format_pkcs11_uri(token=self.token_label, serial=self.token_serial or None,
+                                 object=self.key_label or None, id=self.key_id or None, type="private")
+
+    def describe(self) -> str:
+        what = " ".join(p for p in (self.key_type, self.key_size) if p)
+        label = safe_text(self.key_label, 40) or "(no label)"
+        return (f"{what + ' ' if what else ''}key {label!r} (id {self.key_id.hex() or 'none'}) on token "
+                f"{safe_text(self.token_label, 40)!r} (serial {safe_text(self.token_serial, 40) or 'none'})")
+
+
+KeyRef = Union[KeyFile, HsmKey]
+
+
+def _wipe(buf: bytearray | None) -> None:
+    if buf is not None:
+        buf[:] = b"\x00" * len(buf)
+
+
+def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
+    """Open the root key with ``secret`` (passphrase or PIN; None when none was typed).
+
+    The buffer is wiped before this returns, whether the key opened or not. The caller closes
+    the signer (it holds the key in memory, or a logged-in token session).
+    """
+    try:
+        if isinstance(ref, KeyFile):
+            from byoroot_tui.core.signer import load_root_key
+
+            return load_root_key(ref.path, lambda: secret)
+        from byoroot_tui.core.errors import InputRefused
+        from byoroot_tui.core.pkcs11 import Pkcs11Signer
+
+        if secret is not None and ref.pin_pad:
+            raise InputRefused("this token has a PIN pad: leave the PIN field empty and enter the PIN on the device")
+        # A copy for the signer, which wipes what its prompt returns; ours is wiped below.
+        return Pkcs11Signer(ref.uri(), module_path=ref.module,
+                            pin_prompt=(lambda: bytearray(secret)) if secret else None)
+    finally:
+        _wipe(secret)
+
+
+def check_key(ref: KeyRef, root: RootCA, secret: bytearray | None) -> str:
+    """Open the key, check it is the root certificate's, close it at once. Returns what was opened."""
+    from byoroot_tui.core.signer import check_signer_matches
+
+    signer = open_signer(ref, secret)
+    try:
+        check_signer_matches(signer, root)
+        describe = getattr(signer, "describe", None)
+        return describe() if callable(describe) else ref.describe()
+    finally:
+        signer.close()
