@@ -268,3 +268,51 @@ def test_keys_hidden_until_login_are_listed_with_the_pin(hsm: SoftHsm, tmp_path:
         assert [k.source for k in app.screen._keys] == ["private key"]
 
     run(app, (80, 24), script)
+
+
+def test_pin_pad_token_uses_the_pad_or_a_typed_pin(hsm: SoftHsm, tmp_path: Path) -> None:
+    """A token with a PIN pad (CKF_PROTECTED_AUTHENTICATION_PATH): choosing the key checks it through
+    the pad at once, asking nothing here. SoftHSM2 has no pad, so that login fails with one line;
+    a PIN typed in the field then logs in with it (as `--pin-file` does on the CLI)."""
+    from test_pkcs11_softhsm import CKF_PROTECTED_AUTHENTICATION_PATH
+
+    root_pem, _ = hsm_root(hsm, tmp_path, "p384")
+    hsm.add_token_flags(CKF_PROTECTED_AUTHENTICATION_PATH)
+    stick = make_stick(tmp_path, "p256")
+    app = app_for(hsm, tmp_path, root_pem, stick)
+
+    async def script(pilot: Any) -> None:
+        c = app.ceremony
+        await drive.to_root(pilot, app)
+        await drive.wait_for(pilot, lambda: c.key_error is not None or c.key_checked, "the check through the pad")
+        assert c.hsm_key is not None and c.hsm_key.pin_pad
+        assert any("PIN pad" in t for t in options(app, "#hsm-tokens"))
+        assert "PIN pad" in c.key_error and "\n" not in c.key_error and not c.key_checked
+        await drive.type_into(pilot, app, "#pin", PIN)
+        await drive.wait_for(pilot, lambda: c.key_checked or c.key_error is not None, "the check with the PIN")
+        assert c.key_checked, c.key_error
+
+    run(app, (80, 24), script)
+
+
+def test_locked_token_is_shown_and_refused_without_trying_the_pin(hsm: SoftHsm, tmp_path: Path) -> None:
+    from test_pkcs11_softhsm import CKF_USER_PIN_LOCKED
+
+    root_pem, _ = hsm_root(hsm, tmp_path, "p384")
+    hsm.add_token_flags(CKF_USER_PIN_LOCKED)
+    stick = make_stick(tmp_path, "p256")
+    app = app_for(hsm, tmp_path, root_pem, stick)
+
+    async def script(pilot: Any) -> None:
+        c = app.ceremony
+        await drive.to_root(pilot, app)
+        await hsm_key_chosen(pilot, app)
+        assert any("PIN locked" in t for t in options(app, "#hsm-tokens"))
+        await drive.type_into(pilot, app, "#pin", PIN)
+        await drive.wait_for(pilot, lambda: c.key_checked or c.key_error is not None, "the key check")
+        assert not c.key_checked and "locked" in c.key_error and "\n" not in c.key_error
+        assert drive.shows(app, "locked")
+        await pilot.press("ctrl+n")
+        assert drive.step_of(app) == "root" and c.sign_count == 0
+
+    run(app, (80, 24), script)

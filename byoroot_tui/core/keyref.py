@@ -113,14 +113,16 @@ def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
             from byoroot_tui.core.signer import load_root_key
 
             return load_root_key(ref.path, lambda: secret)
-        from byoroot_tui.core.errors import InputRefused
-        from byoroot_tui.core.pkcs11 import Pkcs11Signer
+        from byoroot_tui.core.pkcs11 import Pkcs11Signer, Pkcs11Uri
 
-        if secret is not None and ref.pin_pad:
-            raise InputRefused("this token has a PIN pad: leave the PIN field empty and enter the PIN on the device")
-        # A copy for the signer, which wipes what its prompt returns; ours is wiped below.
-        return Pkcs11Signer(ref.uri(), module_path=ref.module,
-                            pin_prompt=(lambda: bytearray(secret)) if secret else None)
+        # The PIN typed is given as the URI's pin-value (a copy, wiped below): like `--pin-file`,
+        # a PIN typed for a token with a PIN pad logs in with it; with none typed, the pad is used.
+        uri = Pkcs11Uri(token=ref.token_label, serial=ref.token_serial or None, object=ref.key_label or None,
+                        id=ref.key_id or None, type="private", pin_value=bytearray(secret) if secret else None)
+        try:
+            return Pkcs11Signer(uri, module_path=ref.module)
+        finally:
+            uri.wipe()
     finally:
         _wipe(secret)
 
