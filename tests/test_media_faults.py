@@ -384,17 +384,28 @@ def test_fat_through_fuse_never_leaves_a_partial_export(tmp_path: Path, images, 
 
 def test_rename_fallback_on_a_real_fat_filesystem(tmp_path: Path, images, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """write_new_file on a FAT image, whatever FAT driver this machine has: link() is refused
-    (FAT has no hard links), the rename fallback writes the file, and after unmounting and
-    mounting again it reads back byte-identical. With fusefat, chmod's ENOSYS (the bug above) is
-    tolerated here so that the fallback itself is exercised."""
+    (FAT has no hard links), the fallback writes the file (the kernel's vfat: renameat2 with
+    RENAME_NOREPLACE; fusefat: FUSE answers that with EINVAL, so the name is claimed with O_EXCL
+    and the temp file renamed over the placeholder), and after unmounting and mounting again it
+    reads back byte-identical. With fusefat, chmod's ENOSYS (the bug above) is tolerated here so
+    that the fallback itself is exercised."""
     from byoroot_tui.core import export
 
     fs = fat_driver()
     image = images.make("fat", "vfat")
     mp = tmp_path / "fat"
     images.mount(image, mp, fs)
-    real_chmod, real_link = os.chmod, os.link
+    real_chmod, real_link, real_r2 = os.chmod, os.link, export._renameat2_noreplace
     links: list[int] = []
+    noreplace: list[int] = []
+
+    def r2(src, dst):  # type: ignore[no-untyped-def]
+        try:
+            real_r2(src, dst)
+        except OSError as exc:
+            noreplace.append(exc.errno or 0)
+            raise
+        noreplace.append(0)
 
     def chmod(path, mode, *a, **k):  # type: ignore[no-untyped-def]
         try:
@@ -412,9 +423,12 @@ def test_rename_fallback_on_a_real_fat_filesystem(tmp_path: Path, images, monkey
 
     monkeypatch.setattr(os, "chmod", chmod)
     monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(export, "_renameat2_noreplace", r2)
     data = os.urandom(3000)
     export.write_new_file(mp, "intermediate.crt", data)
     assert links == [errno.EPERM], "FAT refused the hard link: the rename fallback ran"
+    if export._renameat2 is not None:
+        assert noreplace == ([errno.EINVAL] if fs == "fusefat" else [0]), noreplace
     assert sorted(os.listdir(mp)) == ["intermediate.crt"], "no temp file left"
     images.umount(mp)
     images.mount(image, mp, fs)
@@ -476,32 +490,148 @@ def test_file_appearing_during_the_export_is_not_replaced(tmp_path: Path, tmpfs,
     assert (mp / "intermediate.crt").read_bytes() == b"the other writer's file\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (low severity, needs a concurrent writer): core/export.py write_new_file's no-hard-link "
-           "fallback checks target.exists() and then calls os.rename(tmp, target), which replaces a file "
-           "that appears in between; rename has no no-replace mode here (renameat2 RENAME_NOREPLACE, or "
-           "claiming the name with O_EXCL first, would close it)",
-)
-def test_file_appearing_during_the_fat_fallback_is_not_replaced(tmp_path: Path, tmpfs, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """As above, on the rename fallback FAT sticks take (link refused with EPERM, as FAT does)."""
+class SecondWriter:
+    """Another process that creates ``target`` exclusively at the worst moment: right before the
+    export's first publishing call that names it once the hard link was refused (the window the old
+    check-then-rename had between ``exists()`` and ``rename()``). It hooks every call that can give
+    the name a file: os.rename, os.replace, os.open and export's renameat2 helper (unless told to
+    leave that one alone, for a filesystem where it only reports EINVAL)."""
+
+    def __init__(self, monkeypatch, target: Path, *, renameat2: bool = True) -> None:  # type: ignore[no-untyped-def]
+        from byoroot_tui.core import export
+
+        self.target = target
+        self.fired: list[str] = []
+        real = {"rename": os.rename, "replace": os.replace, "open": os.open,
+                "renameat2": getattr(export, "_renameat2_noreplace", None)}
+
+        def hook(name: str, dst_arg: int):  # type: ignore[no-untyped-def]
+            def call(*a, **k):  # type: ignore[no-untyped-def]
+                if not self.fired and Path(a[dst_arg]) == self.target:
+                    self.fired.append(name)
+                    fd = real["open"](self.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    os.write(fd, b"the other writer's file\n")
+                    os.close(fd)
+                return real[name](*a, **k)
+            return call
+
+        monkeypatch.setattr(os, "rename", hook("rename", 1))
+        monkeypatch.setattr(os, "replace", hook("replace", 1))
+        monkeypatch.setattr(os, "open", hook("open", 0))
+        if renameat2:
+            monkeypatch.setattr(export, "_renameat2_noreplace", hook("renameat2", 1), raising=False)
+
+
+@pytest.mark.parametrize("noreplace", ["renameat2", "no-renameat2"])
+def test_file_appearing_during_the_fat_fallback_is_not_replaced(noreplace: str, tmp_path: Path, tmpfs, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As above, on the fallback FAT sticks take (link refused with EPERM, as FAT does): with
+    renameat2(RENAME_NOREPLACE) (the kernel's vfat), and without it (FAT through FUSE), where the
+    name is claimed with O_EXCL first. (The old check-then-rename replaced the other file here.)"""
     from byoroot_tui.core import export
     from byoroot_tui.core.errors import ExportFailed
 
     mp = tmpfs.mount("stick", size="64k")
-    real_rename = os.rename
 
     def no_links(src, dst, *a, **k):  # type: ignore[no-untyped-def]
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    def racing_rename(src, dst, *a, **k):  # type: ignore[no-untyped-def]
-        Path(dst).write_bytes(b"the other writer's file\n")
-        return real_rename(src, dst, *a, **k)
+    def unsupported(src, dst):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EINVAL, "Invalid argument")
 
     monkeypatch.setattr(os, "link", no_links)
-    monkeypatch.setattr(os, "rename", racing_rename)
-    try:
+    if noreplace == "no-renameat2":  # as FUSE answers RENAME_NOREPLACE for a new name
+        monkeypatch.setattr(export, "_renameat2_noreplace", unsupported, raising=False)
+    writer = SecondWriter(monkeypatch, mp / "intermediate.crt", renameat2=noreplace == "renameat2")
+    with pytest.raises(ExportFailed, match="appeared .* meanwhile; not overwritten"):
         export.write_new_file(mp, "intermediate.crt", b"ours\n")
-    except ExportFailed:
-        pass
+    assert writer.fired == (["renameat2"] if noreplace == "renameat2" else ["open"])
+    assert os.listdir(mp) == ["intermediate.crt"], "no temp file, no placeholder"
     assert (mp / "intermediate.crt").read_bytes() == b"the other writer's file\n"
+
+
+@pytest.mark.parametrize("way", ["renameat2", "claim"])
+def test_fat_export_refuses_a_file_that_appears_and_leaves_nothing(way: str, tmp_path: Path, images, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a real FAT image: another writer creates intermediate.crt right after FAT refused the hard
+    link. The kernel's RENAME_NOREPLACE (or, forced, the O_EXCL claim FUSE falls back to) refuses;
+    the other file, the stick's other files and no temp file or placeholder are on the medium,
+    also after unmounting and mounting it again."""
+    from byoroot_tui.core import export
+    from byoroot_tui.core.errors import ExportFailed
+
+    if way == "renameat2" and export._renameat2 is None:
+        pytest.skip("this C library has no renameat2")
+    fs = fat_driver()
+    image = images.make("fat", "vfat")
+    mp = tmp_path / "fat"
+    images.mount(image, mp, fs)
+    prefill(mp)
+    before = {k: v[0] for k, v in snapshot(mp).items()}
+    target = mp / "intermediate.crt"
+    real_link, real_r2 = os.link, export._renameat2_noreplace
+    noreplace: list[int] = []
+
+    def link_then_other_writer(src, dst, *a, **k):  # type: ignore[no-untyped-def]
+        try:
+            return real_link(src, dst, *a, **k)
+        except OSError:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, b"the other writer's file\n")
+            os.close(fd)
+            raise
+
+    def r2(src, dst):  # type: ignore[no-untyped-def]
+        if way == "claim":
+            noreplace.append(errno.EINVAL)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        try:
+            real_r2(src, dst)
+        except OSError as exc:
+            noreplace.append(exc.errno or 0)
+            raise
+        noreplace.append(0)
+
+    monkeypatch.setattr(os, "link", link_then_other_writer)
+    monkeypatch.setattr(export, "_renameat2_noreplace", r2)
+    with pytest.raises(ExportFailed, match="appeared in .* meanwhile; not overwritten"):
+        export.write_new_file(mp, "intermediate.crt", os.urandom(2000))
+    assert noreplace == ([errno.EEXIST] if way == "renameat2" else [errno.EINVAL])
+    expected = {**before, "intermediate.crt": b"the other writer's file\n"}
+    assert {k: v[0] for k, v in snapshot(mp).items()} == expected
+    monkeypatch.undo()
+    images.umount(mp)
+    images.mount(image, mp, fs)
+    assert {k: v[0] for k, v in snapshot(mp).items()} == expected
+
+
+def test_fat_failure_after_the_claim_leaves_no_placeholder(tmp_path: Path, images, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a real FAT image, the O_EXCL-claim way (what FUSE gets; forced for the kernel's vfat):
+    the rename over the placeholder fails; the placeholder and the temp file are removed again."""
+    from byoroot_tui.core import export
+    from byoroot_tui.core.errors import ExportFailed
+
+    fs = fat_driver()
+    image = images.make("fat", "vfat")
+    mp = tmp_path / "fat"
+    images.mount(image, mp, fs)
+    prefill(mp)
+    before = {k: v[0] for k, v in snapshot(mp).items()}
+    def unsupported(src, dst):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    if fs != "fusefat":  # FUSE answers RENAME_NOREPLACE with EINVAL by itself
+        monkeypatch.setattr(export, "_renameat2_noreplace", unsupported)
+    seen: list[int] = []
+
+    def failing_rename(src, dst, *a, **k):  # type: ignore[no-untyped-def]
+        seen.append(os.lstat(dst).st_size)  # the placeholder is on the FAT
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(ExportFailed, match="I/O error .* nothing was left behind"):
+        export.write_new_file(mp, "intermediate.crt", os.urandom(2000))
+    monkeypatch.undo()
+    assert seen == [0]
+    assert {k: v[0] for k, v in snapshot(mp).items()} == before
+    images.umount(mp)
+    images.mount(image, mp, fs)
+    assert {k: v[0] for k, v in snapshot(mp).items()} == before

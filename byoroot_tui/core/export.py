@@ -1,14 +1,29 @@
 """Write files to the medium so that nothing partial is ever left and nothing is overwritten unasked.
 
-Exclusive temp file on the same filesystem → write all → fsync → close → link (or rename when
-asked to replace) → fsync the folder → read back and compare. Any failure removes what we made.
+Exclusive temp file on the same filesystem → write all → fsync → close → publish it under its
+name without ever replacing a file (or rename over it when asked to replace) → fsync the folder →
+read back and compare. Any failure removes what we made.
+
+Publishing never replaces, in this order of preference:
+
+1. ``link(tmp, target)`` — fails with EEXIST if the name exists; atomic on every POSIX filesystem
+   that has hard links.
+2. ``renameat2(tmp, target, RENAME_NOREPLACE)`` (Linux ≥ 3.15, glibc ≥ 2.28) for filesystems
+   without hard links (the kernel's vfat, exFAT): equally atomic, the kernel refuses an existing
+   name under the folder's lock.
+3. Filesystems with neither (FAT through FUSE, e.g. fusefat: link gives EPERM, renameat2 EINVAL):
+   claim the name first with ``open(target, O_CREAT|O_EXCL)`` (an empty placeholder, atomic),
+   then rename the temp file over that placeholder. See `_publish_over_claim` for the one narrow
+   window that remains there.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from byoroot_tui.core.errors import ExportFailed
@@ -53,6 +68,115 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _appeared(filename: str, folder: Path) -> ExportFailed:
+    return ExportFailed(f"{filename} appeared in {_where(folder)} meanwhile; not overwritten")
+
+
+# errno values meaning "this kernel or filesystem cannot rename without replacing": try the next way
+_NO_NOREPLACE = frozenset({errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP})
+_AT_FDCWD = -100  # Linux
+_RENAME_NOREPLACE = 1  # linux/fs.h
+
+
+def _load_renameat2():  # type: ignore[no-untyped-def]
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2  # glibc >= 2.28 (and musl >= 1.2.5)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+
+
+def _renameat2_noreplace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` only if ``dst`` does not exist (atomically, by the kernel).
+
+    Raises OSError: EEXIST when ``dst`` exists; ENOSYS when this libc has no renameat2; EINVAL
+    (or ENOSYS/EOPNOTSUPP) when the kernel or the filesystem cannot do RENAME_NOREPLACE.
+    """
+    if _renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available here")
+    if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(src), None, str(dst))
+
+
+def _still_our_placeholder(fd: int, target: Path) -> bool:
+    """``target`` is still the empty file we created exclusively and hold open as ``fd``."""
+    try:
+        ours, there = os.fstat(fd), os.lstat(target)
+    except OSError:
+        return False
+    return (ours.st_dev, ours.st_ino) == (there.st_dev, there.st_ino) and ours.st_size == 0
+
+
+def _publish_over_claim(tmp: Path, target: Path, filename: str, folder: Path) -> None:
+    """Last resort, for filesystems with neither hard links nor RENAME_NOREPLACE (FAT through FUSE).
+
+    Claims ``target`` with ``O_CREAT|O_EXCL`` (atomic: if the name exists, or appears before the
+    claim, the export is refused and nothing is replaced), then renames ``tmp`` over that empty
+    placeholder of ours. If anything fails after the claim, the placeholder is removed again — but
+    only while it is still ours (same device and inode as the file we hold open, still empty).
+
+    The window that remains: between the check that the placeholder is still ours (just before the
+    rename) and the rename itself, a process that does *not* create files exclusively could open
+    our placeholder and write into it (or rename its own file over it), and our rename would then
+    replace what it wrote. A writer that creates exclusively (O_EXCL, link, RENAME_NOREPLACE) can
+    never be replaced, and a file that already exists is never replaced. The window is a few
+    system calls long and exists only on filesystems that offer neither of the atomic ways.
+    """
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except FileExistsError:
+        raise _appeared(filename, folder) from None
+    published = False
+    try:
+        if not _still_our_placeholder(fd, target):
+            raise _appeared(filename, folder)  # someone wrote into or replaced the name we claimed
+        os.rename(tmp, target)  # replaces only our own empty placeholder
+        published = True
+    finally:
+        if not published and _still_our_placeholder(fd, target):
+            _unlink_quietly(target)
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # nothing was ever written through it: a late error here concerns no data
+
+
+def _publish_noreplace(tmp: Path, target: Path, filename: str, folder: Path) -> bool:
+    """Give ``tmp`` the name ``target`` without ever replacing a file there (see the module doc).
+
+    On return ``target`` holds the data; True means it was hard-linked and ``tmp`` is still there
+    for the caller to remove, False that ``tmp`` was renamed. ExportFailed if the name exists;
+    OSError for any other failure, with no placeholder left behind.
+    """
+    try:
+        os.link(tmp, target)  # fails if target exists: no overwrite race
+        return True
+    except FileExistsError:
+        raise _appeared(filename, folder) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+    # No hard links here (FAT on USB sticks).
+    try:
+        _renameat2_noreplace(tmp, target)
+        return False
+    except FileExistsError:
+        raise _appeared(filename, folder) from None
+    except OSError as exc:
+        if exc.errno not in _NO_NOREPLACE:
+            raise
+    _publish_over_claim(tmp, target, filename, folder)
+    return False
+
+
 def check_writable_target(directory: str | os.PathLike[str], filename: str, overwrite: bool = False) -> Path:
     """Fail early (before signing) when the target folder is missing or the file exists."""
     folder = Path(directory)
@@ -94,20 +218,10 @@ def write_new_file(
             os.replace(tmp, target)
             created = target
         else:
-            try:
-                os.link(tmp, target)  # fails if target exists: no overwrite race
-                created = target
+            linked = _publish_noreplace(tmp, target, filename, folder)
+            created = target
+            if linked:
                 _unlink_quietly(tmp)
-            except FileExistsError:
-                raise ExportFailed(f"{filename} appeared in {_where(folder)} meanwhile; not overwritten") from None
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                    raise
-                # Filesystems without hard links (FAT on USB sticks): check, then rename.
-                if target.exists():
-                    raise ExportFailed(f"{filename} appeared in {_where(folder)} meanwhile; not overwritten") from None
-                os.rename(tmp, target)
-                created = target
         _fsync_dir(folder)
         with open(target, "rb") as fh:
             back = fh.read(len(data) + 1)

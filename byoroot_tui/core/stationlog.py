@@ -76,6 +76,9 @@ def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, obj
     """Append one event and return the new head hash. Raises `ByorootError` if it cannot."""
     if event not in EVENTS:
         raise ByorootError(f"unknown log event {event!r}")
+    reserved = sorted({"event", "time", "prev"} & set(fields))
+    if reserved:  # they would silently replace the event, its time or the chain link
+        raise ByorootError(f"a log entry's fields cannot set {', '.join(reserved)}")
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -128,15 +131,13 @@ def verify_log(path: str | os.PathLike[str], head: str | None = None) -> LogChec
     data = read_input_file(path, "station log", cap=256 * 1024 * 1024)
     prev = GENESIS
     count = 0
-    if data and not data.endswith(b"\n"):
-        lines = data.split(b"\n")
-        return LogCheck(False, 0, prev, len(lines), f"line {len(lines)} is incomplete (no newline): a torn or edited write")
-    for number, line in enumerate(data.split(b"\n")[:-1] if data else [], start=1):
+    lines = data.split(b"\n")  # the last piece is b"" unless the file ends in a torn line
+    for number, line in enumerate(lines[:-1], start=1):
         try:
             entry = json.loads(line)
             if not isinstance(entry, dict):
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return LogCheck(False, count, prev, number, f"line {number} is not a JSON object")
         if entry.get("prev") != prev:
             return LogCheck(False, count, prev, number,
@@ -146,6 +147,8 @@ def verify_log(path: str | os.PathLike[str], head: str | None = None) -> LogChec
             return LogCheck(False, count, prev, number, f"line {number} has an unknown event")
         prev = line_hash(line)
         count += 1
+    if lines[-1]:  # checked after the complete lines, so that an earlier bad line is named first
+        return LogCheck(False, count, prev, len(lines), f"line {len(lines)} is incomplete (no newline): a torn or edited write")
     if head is not None:
         want = head.strip().lower()
         if want != prev:
