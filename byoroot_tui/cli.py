@@ -395,10 +395,20 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- tui
 
 
+# Textual settings from the environment that would write files, press keys, or talk to a devtools
+# console unasked (TEXTUAL_SCREENSHOT saves an SVG, TEXTUAL_LOG writes a log, TEXTUAL_PRESS types
+# keys). They are dropped before Textual is imported, which is when it reads them.
+UNSAFE_TEXTUAL_ENV = ("TEXTUAL", "TEXTUAL_DEBUG", "TEXTUAL_DRIVER", "TEXTUAL_LOG", "TEXTUAL_PRESS",
+                      "TEXTUAL_SCREENSHOT", "TEXTUAL_SCREENSHOT_LOCATION", "TEXTUAL_SCREENSHOT_FILENAME",
+                      "TEXTUAL_DEVTOOLS_HOST", "TEXTUAL_DEVTOOLS_PORT")
+
+
 def _run_tui(**kwargs: Any) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("byoroot: the ceremony app needs a terminal; use a command (see byoroot --help)", file=sys.stderr)
         return 2
+    for name in UNSAFE_TEXTUAL_ENV:
+        os.environ.pop(name, None)
     from byoroot_tui.ui.app import make_app  # Textual is imported only here
 
     app = make_app(**kwargs)

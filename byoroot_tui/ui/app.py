@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -185,11 +185,23 @@ class ByorootApp(App[int]):
     CSS_PATH = "byoroot.tcss"
     TITLE = "byoroot"
     SUB_TITLE = "offline root CA ceremony"
+    # Nothing on the station is written unasked: no command palette (its system commands include
+    # "save a screenshot" into ~/Downloads), and the actions it would offer do nothing here.
     ENABLE_COMMAND_PALETTE = False
+    COMMANDS: ClassVar[set[Any]] = set()
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit", tooltip="Leave the app", priority=True),
     ]
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[Any]:
+        return ()
+
+    def action_command_palette(self) -> None:
+        pass
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        self.say("screenshots are not saved on the ceremony station")
 
     def __init__(self, ceremony: Ceremony, services: Services, *, csr_given: Path | None = None) -> None:
         super().__init__()
