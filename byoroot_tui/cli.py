@@ -7,7 +7,6 @@ Nothing here imports Textual; the TUI is imported only when it is started.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -107,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     log_sub = s.add_subparsers(dest="log_command", parser_class=_Parser, metavar="ACTION", required=True)
     v = log_sub.add_parser("verify", help="check the chain from genesis to the end")
     v.add_argument("file", metavar="FILE", nargs="?", help="the log (default: the station log)")
-    v.add_argument("--head", metavar="HASH", help="the head hash printed on the latest ceremony sheet")
+    which = v.add_mutually_exclusive_group()
+    which.add_argument("--head", metavar="HASH", help="the head hash printed on the latest ceremony sheet: "
+                       "the log must end there")
+    which.add_argument("--includes", metavar="HASH", help="the head hash printed on an older ceremony sheet: "
+                       "the log must hold that entry unchanged (later entries may follow)")
     v.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("profiles", help="list signing profiles and their settings")
@@ -121,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit_json(obj: Any) -> None:
+    import json  # only the --json paths need it; the app's start-up does not
+
     print(json.dumps(obj, indent=2, ensure_ascii=True))
 
 
@@ -483,8 +488,10 @@ def cmd_log(args: argparse.Namespace) -> int:
     from byoroot_tui.core.stationlog import default_log_path, verify_log
 
     path = Path(args.file) if args.file else default_log_path()
-    head = args.head.replace(" ", "").replace(":", "") if args.head is not None else None
-    check = verify_log(path, head)
+    def clean(value: str | None) -> str | None:
+        return value.replace(" ", "").replace(":", "") if value is not None else None
+
+    check = verify_log(path, clean(args.head), includes=clean(getattr(args, "includes", None)))
     if args.json:
         _emit_json({"ok": check.ok, "entries": check.entries, "head": check.head,
                     "bad_line": check.bad_line, "reason": check.reason})

@@ -642,3 +642,55 @@ def test_concurrent_appends_keep_one_chain(tmp_path) -> None:  # type: ignore[no
     check = verify_log(log)
     assert check.ok, check.reason
     assert check.entries == 75
+
+
+# ----------------------------------------------------------------------------- --includes: an older sheet's head
+
+
+def log_includes(cli, path: Path, value: str):  # type: ignore[no-untyped-def]
+    plain = cli("log", "verify", path, "--includes", value)
+    as_json = cli("log", "verify", path, "--includes", value, "--json")
+    assert plain.rc == as_json.rc and "Traceback" not in plain.text + as_json.text
+    return plain, json.loads(as_json.out)
+
+
+@pytest.mark.parametrize("older", [0, 1, 2, 3, 4])
+def test_includes_accepts_the_head_of_any_earlier_entry(cli, history, older) -> None:  # type: ignore[no-untyped-def]
+    value = sha(history.lines[older]).upper()
+    plain, data = log_includes(cli, history.log, ":".join(value[i : i + 2] for i in range(0, 64, 2)))
+    assert plain.rc == 0, plain.err
+    later = 4 - older
+    assert f"head after entry {older + 1} ({later} entr" in plain.out
+    assert data["ok"] is True and data["head"] == history.head
+
+
+def test_includes_finds_an_older_sheet_after_the_log_grew(cli, history, copy) -> None:  # type: ignore[no-untyped-def]
+    """The sheet printed after the first signing names the head then; the log grew since."""
+    first = lines_of(history.snapshots[0])
+    old_head = sha(first[-1])
+    plain, _ = log_includes(cli, copy(history.data), old_head)
+    assert plain.rc == 0, plain.err
+    plain, _ = log_verify(cli, copy(history.data), old_head)  # --head wants the end: fails
+    assert plain.rc == 1
+
+
+@pytest.mark.parametrize("case", ["edited-before", "unknown-hash", "cut-off"])
+def test_includes_refuses_a_log_changed_up_to_that_entry(cli, history, copy, case) -> None:  # type: ignore[no-untyped-def]
+    lines = list(history.lines)
+    if case == "edited-before":
+        target = sha(lines[2])
+        lines[1] = lines[1].replace(b'"Alice"', b'"Mallory"', 1) if b'"Alice"' in lines[1] else lines[1] + b" "
+        data = b"\n".join(lines) + b"\n"
+    elif case == "unknown-hash":
+        target, data = "ab" * 32, history.data
+    else:
+        target = sha(lines[-1])
+        data = b"\n".join(lines[:-1]) + b"\n"
+    plain, result = log_includes(cli, copy(data), target)
+    assert plain.rc == 1 and result["ok"] is False
+    assert len(plain.err.strip().splitlines()) == 1
+
+
+def test_head_and_includes_together_are_a_usage_error(cli, history) -> None:  # type: ignore[no-untyped-def]
+    run = cli("log", "verify", history.log, "--head", history.head, "--includes", history.head)
+    assert run.rc == 2 and "Traceback" not in run.text

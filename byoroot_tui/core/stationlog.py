@@ -124,13 +124,17 @@ class LogCheck:
     reason: str
 
 
-def verify_log(path: str | os.PathLike[str], head: str | None = None) -> LogCheck:
-    """Check the chain from genesis to the end, and (if given) that it ends at ``head``."""
+def verify_log(path: str | os.PathLike[str], head: str | None = None, includes: str | None = None) -> LogCheck:
+    """Check the chain from genesis to the end, and (if given) that it ends at ``head``, or that
+    one of its entries ends at ``includes`` (the head printed on an older ceremony sheet: the log
+    up to that entry is then exactly as it was when the sheet was printed)."""
     from byoroot_tui.core.files import read_input_file
 
     data = read_input_file(path, "station log", cap=256 * 1024 * 1024)
     prev = GENESIS
     count = 0
+    include_at: int | None = None
+    wanted = includes.strip().lower() if includes is not None else None
     lines = data.split(b"\n")  # the last piece is b"" unless the file ends in a torn line
     for number, line in enumerate(lines[:-1], start=1):
         try:
@@ -147,6 +151,8 @@ def verify_log(path: str | os.PathLike[str], head: str | None = None) -> LogChec
             return LogCheck(False, count, prev, number, f"line {number} has an unknown event")
         prev = line_hash(line)
         count += 1
+        if wanted is not None and include_at is None and prev == wanted:
+            include_at = number
     if lines[-1]:  # checked after the complete lines, so that an earlier bad line is named first
         return LogCheck(False, count, prev, len(lines), f"line {len(lines)} is incomplete (no newline): a torn or edited write")
     if head is not None:
@@ -154,4 +160,12 @@ def verify_log(path: str | os.PathLike[str], head: str | None = None) -> LogChec
         if want != prev:
             return LogCheck(False, count, prev, None,
                             f"the chain is intact but ends at {prev}, not at the given head: entries were cut off the end or added")
+    if wanted is not None:
+        if include_at is None:
+            return LogCheck(False, count, prev, None,
+                            "the chain is intact but no entry ends at the given hash: the sheet is not from this "
+                            "log, or the entry it names was cut off the end")
+        later = count - include_at
+        return LogCheck(True, count, prev, None, f"{count} entries, chain intact from genesis; the given hash is "
+                        f"the head after entry {include_at} ({later} entr{'y' if later == 1 else 'ies'} since)")
     return LogCheck(True, count, prev, None, f"{count} entries, chain intact from genesis")
