@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-tui screenshots clean
+.PHONY: demo test bench bench-tui bench-media screenshots clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,9 +21,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/sign_bench.py
 
-# The app's speed: start-up vs a bare Textual app, key press to repaint, SIGN to fingerprint.
+# The app's speed and memory against issue #7's goals (PASS/MISS): cold start vs a bare Textual app,
+# key press to repaint per screen, SIGN to fingerprint, peak RSS of a whole ceremony. About 2 minutes.
 bench-tui: $(STAMP)
 	$(BIN)/python bench/tui_bench.py
+
+# The media screen on a 10,000-file stick: key press to repaint while the CSR search runs, and after.
+bench-media: $(STAMP)
+	$(BIN)/python bench/media_bench.py
 
 # An SVG of every screen of a demo ceremony, at 80x24 and 160x48, into screenshots/.
 screenshots: $(STAMP)

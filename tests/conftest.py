@@ -100,3 +100,10 @@ def tmpfs(tmp_path):  # type: ignore[no-untyped-def]
     t = Tmpfs(tmp_path)
     yield t
     t.cleanup()
+
+
+def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+    parser.addoption(
+        "--update-snapshots", action="store_true", default=False,
+        help="write the screen snapshots in tests/snapshots/ anew instead of comparing (tests/test_ui_snapshots.py)",
+    )

@@ -428,6 +428,7 @@ class CsrSearch:
         """One line for the officers (the found paths are not in it)."""
         n = len(self.found)
         files = f"{n} CSR-like file{'' if n == 1 else 's'}"
+        entries = f"{self.visited:,} entr{'y' if self.visited == 1 else 'ies'}"
         if self.stopped == "cancelled":
             return "Search for CSR-like files cancelled."
         if self.stopped == "gone":
@@ -437,11 +438,11 @@ class CsrSearch:
         if self.stopped == "limit":
             line = f"Search stopped at its limit of {self.max_entries:,} entries: {files} found so far, none preselected."
         elif n == 0:
-            line = f"No CSR-like file ({' '.join(CSR_SUFFIXES)}) found in {self.visited:,} entries."
+            line = f"No CSR-like file ({' '.join(CSR_SUFFIXES)}) found in {entries}."
         elif n == 1:
-            line = f"1 CSR-like file found in {self.visited:,} entries."
+            line = f"1 CSR-like file found in {entries}."
         else:
-            line = f"{files} found in {self.visited:,} entries: choose one."
+            line = f"{files} found in {entries}: choose one."
         if self.too_deep:
             line += f" Folders more than {self.max_depth} levels deep were not searched."
         if self.unreadable:
