@@ -128,7 +128,54 @@ async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
             await pilot.press("ctrl+n")  # refused: stays, says why
             await pilot.pause(0.2)
             save(app, "02a-csr-refused")
+
+        await shoot_hsm(size, base, save)
     return shots
+
+
+async def shoot_hsm(size: tuple[int, int], base: Path, save) -> None:  # type: ignore[no-untyped-def]
+    """The root screen with the key in a SoftHSM2 token (skipped, with a note, without SoftHSM2)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import pytest
+
+    from test_pkcs11_softhsm import PIN, SoftHsm, make_hsm_root, make_stick
+
+    if not shutil.which("softhsm2-util"):
+        print("softhsm2-util not found: no screenshot of the HSM root screen", file=sys.stderr)
+        return
+    from cryptography.hazmat.primitives import hashes
+
+    with pytest.MonkeyPatch.context() as mp:
+        hsm_dir = base / "hsm"
+        hsm_dir.mkdir()
+        hsm = SoftHsm(hsm_dir, mp)
+        hsm.init_token("ceremony-root", PIN)
+        key = hsm.generate("ceremony-root", PIN, "p384", "root-2026", b"\x01")
+        hsm.generate("ceremony-root", PIN, "rsa3072", "root-2016", b"\x02")
+        hsm.init_token("spare", PIN)
+        root_pem = hsm_dir / "root.pem"
+        make_hsm_root(hsm, "ceremony-root", PIN, key, root_pem, hashes.SHA384(), cn="Example Offline Root CA")
+        stick = make_stick(hsm_dir, "p256")
+        app = make_app(media_roots=[stick.folder], root_cert=root_pem, pkcs11_module=hsm.module, services=services())
+        async with app.run_test(size=size) as pilot:
+            c = app.ceremony
+            await drive.to_root(pilot, app)
+            await drive.wait_for(pilot, lambda: len(app.screen._tokens) > 1, "the token list")
+            tokens = app.screen._tokens
+            target = next(i for i, t in enumerate(tokens) if t.label == "ceremony-root")
+            while app.screen.query_one("#hsm-tokens").highlighted != target:
+                await pilot.press("down")
+            await pilot.press("enter")
+            await drive.wait_for(pilot, lambda: len(app.screen._keys) == 2, "the key list")
+            save(app, "04b-root-hsm-keys")
+            keys = app.screen._keys
+            target = next(i for i, k in enumerate(keys) if k.label == "root-2026")
+            while app.screen.query_one("#hsm-keys").highlighted != target:
+                await pilot.press("down")
+            await pilot.press("enter")
+            await drive.type_into(pilot, app, "#pin", PIN)
+            await drive.wait_for(pilot, lambda: c.key_checked or c.key_error is not None, "the key check")
+            save(app, "04c-root-hsm-checked")
 
 
 def main() -> int:
