@@ -17,7 +17,7 @@ from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 
 if TYPE_CHECKING:  # pragma: no cover
     from byoroot_tui.core.csr import CsrInfo
-    from byoroot_tui.core.issue import Assessment, Issued, Plan
+    from byoroot_tui.core.issue import Assessment, ExtensionRow, Issued, Plan
     from byoroot_tui.core.keyref import HsmKey, KeyRef
     from byoroot_tui.core.record import Exported
     from byoroot_tui.core.profiles import Profile
@@ -69,60 +69,12 @@ def check_officer_name(name: str) -> str:
     return clean
 
 
-@dataclass(frozen=True)
-class ExtensionRow:
-    """A requested extension and what the profile does with it."""
-
-    name: str  # safe
-    oid: str
-    critical: bool
-    requested: str  # safe
-    action: str  # "kept" | "overridden" | "ignored"
-    issued: str | None  # safe text of what is issued instead (overridden), else None
-
-
 def extension_rows(csr: CsrInfo, profile: Profile, root: RootCA | None = None) -> list[ExtensionRow]:
-    """Each extension the CSR requests, with what the certificate will carry for it.
+    """Each extension the CSR requests and what the profile does with it (`core.issue.extension_rows`,
+    the same rule `inspect` reports), with the root's key identifier once a root is chosen."""
+    from byoroot_tui.core.issue import extension_rows as rows
 
-    kept: the profile issues exactly the requested value; overridden: the profile issues another
-    value; ignored: the certificate will not carry it at all.
-    """
-    from cryptography import x509
-
-    from byoroot_tui.core.extensions import oid_name, render_value
-    from byoroot_tui.core.text import safe_text
-
-    planned: dict[x509.ObjectIdentifier, str | None] = {
-        ext.oid: render_value(ext)
-        for ext, _critical in profile.extensions(csr.public_key, root.key_identifier if root else b"")
-    }
-    if root is None:
-        planned[x509.AuthorityKeyIdentifier.oid] = None  # known once the root is chosen
-    rows = []
-    for ext in csr.csr.extensions:
-        requested = render_value(ext.value)
-        treatment = profile.treatment(ext.oid)
-        issued: str | None = None
-        if treatment == "overridden":
-            want = planned.get(ext.oid)
-            if want is not None and want == requested:
-                action = "kept"
-            else:
-                action = "overridden"
-                issued = safe_text(want, 200) if want is not None else "set from the root's key"
-        else:
-            action = "ignored"
-        rows.append(
-            ExtensionRow(
-                name=safe_text(oid_name(ext.oid)),
-                oid=ext.oid.dotted_string,
-                critical=ext.critical,
-                requested=safe_text(requested, 400),
-                action=action,
-                issued=issued,
-            )
-        )
-    return rows
+    return rows(csr, profile, root.key_identifier if root is not None else None)
 
 
 @dataclass

@@ -98,31 +98,69 @@ def serial_hex(serial: int) -> str:
     return text if len(text) % 2 == 0 else "0" + text
 
 
-def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
-    """What the profile does with each extension the CSR requests, as findings."""
-    findings: list[Finding] = []
-    issued = {
-        ext.oid: render_value(ext)
-        for ext, _ in profile.extensions(csr.public_key, b"")
-        if ext.oid not in (x509.SubjectKeyIdentifier.oid, x509.AuthorityKeyIdentifier.oid)
+@dataclass(frozen=True)
+class ExtensionRow:
+    """An extension the CSR requests, and what the profile does with it."""
+
+    name: str  # safe
+    oid: str
+    critical: bool
+    requested: str  # safe (cut at 400 characters)
+    action: str  # "kept" | "overridden" | "ignored"
+    issued: str | None  # safe text of what is issued instead (overridden), else None
+    requested_raw: str = field(repr=False, default="")  # the rendered value before escaping
+
+
+def extension_rows(csr: CsrInfo, profile: Profile, root_key_id: bytes | None = None) -> list[ExtensionRow]:
+    """Each extension the CSR requests, with what the certificate will carry for it: the one rule
+    behind `inspect`'s request findings and the app's extension table.
+
+    kept: the profile issues exactly the requested value; overridden: the profile issues another
+    value; ignored: the certificate will not carry it at all. Without ``root_key_id`` (no root
+    chosen yet) the authorityKeyIdentifier is "set from the root's key".
+    """
+    planned: dict[x509.ObjectIdentifier, str | None] = {
+        ext.oid: render_value(ext) for ext, _critical in profile.extensions(csr.public_key, root_key_id or b"")
     }
+    if root_key_id is None:
+        planned[x509.AuthorityKeyIdentifier.oid] = None  # known once the root is chosen
+    rows = []
     for ext in csr.csr.extensions:
-        name = safe_text(oid_name(ext.oid))
-        treatment = profile.treatment(ext.oid)
-        if treatment == "overridden":
-            want = issued.get(ext.oid)
-            if want is None or render_value(ext.value) == want:
-                findings.append(Finding("info", "request.overridden", f"requested {name} is set by the profile"))
+        requested = render_value(ext.value)
+        issued: str | None = None
+        if profile.treatment(ext.oid) == "overridden":
+            want = planned.get(ext.oid)
+            if want is not None and want == requested:
+                action = "kept"
             else:
-                asked = safe_text(render_value(ext.value), 200)
-                findings.append(
-                    Finding("warn", "request.overridden",
-                            f"the CSR requests {name} {asked}; the profile issues {want}")
-                )
+                action = "overridden"
+                issued = safe_text(want, 200) if want is not None else "set from the root's key"
         else:
-            findings.append(
-                Finding("warn", "request.ignored", f"the CSR requests {name}; it is ignored (the profile decides extensions)")
-            )
+            action = "ignored"
+        rows.append(ExtensionRow(name=safe_text(oid_name(ext.oid)), oid=ext.oid.dotted_string, critical=ext.critical,
+                                 requested=safe_text(requested, 400), action=action, issued=issued,
+                                 requested_raw=requested))
+    return rows
+
+
+_KEY_IDS = {x509.SubjectKeyIdentifier.oid.dotted_string, x509.AuthorityKeyIdentifier.oid.dotted_string}
+
+
+def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
+    """What the profile does with each extension the CSR requests, as findings.
+
+    Key identifiers are always the profile's (computed from the keys), so a different requested
+    value is only noted; any other requested value the profile replaces is a warning."""
+    findings: list[Finding] = []
+    for row in extension_rows(csr, profile):
+        if row.action == "ignored":
+            findings.append(Finding("warn", "request.ignored",
+                                    f"the CSR requests {row.name}; it is ignored (the profile decides extensions)"))
+        elif row.action == "kept" or row.oid in _KEY_IDS:
+            findings.append(Finding("info", "request.overridden", f"requested {row.name} is set by the profile"))
+        else:
+            findings.append(Finding("warn", "request.overridden", f"the CSR requests {row.name} "
+                                    f"{safe_text(row.requested_raw, 200)}; the profile issues {row.issued}"))
     return findings
 
 
