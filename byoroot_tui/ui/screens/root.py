@@ -105,9 +105,10 @@ class RootScreen(StepScreen):
             if not c.hsm_module:
                 from byoroot_tui.core.keyref import default_module_path
 
-                module = default_module_path()
+                field_ = self.query_one("#hsm-module", Input)
+                module = field_.value.strip() or default_module_path()  # what was typed here before wins
                 if module:
-                    self.query_one("#hsm-module", Input).value = module
+                    field_.value = module
                     c.set_hsm_module(module)
             if c.hsm_module and self._tokens_for != c.hsm_module:
                 self._list_tokens(c.hsm_module)
@@ -118,8 +119,11 @@ class RootScreen(StepScreen):
         self.sync()
         self.refresh_bindings()
 
-    def _focus_hsm(self) -> None:
+    def _focus_hsm(self, only_if_there: bool = False) -> None:
+        """Focus the next HSM field to fill in. ``only_if_there``: not if the officer is elsewhere."""
         c = self.ceremony
+        if only_if_there and self.focused is not None and self.focused not in self.query_one("#hsm-key").walk_children():
+            return
         if not c.hsm_module:
             self.set_focus(self.query_one("#hsm-module", Input))
         elif self._token is None and len(self._tokens) > 1:
@@ -161,7 +165,7 @@ class RootScreen(StepScreen):
         elif len(usable) == 1:
             self._choose_token(usable[0])
         self.sync()
-        self._focus_hsm()
+        self._focus_hsm(only_if_there=True)
 
     def _choose_token(self, token: Any, keep_key: bool = False) -> None:
         c = self.ceremony
@@ -203,7 +207,7 @@ class RootScreen(StepScreen):
         if check and c.hsm_key is not None and c.root is not None and not c.key_checked:
             self.byoroot.start_key_check()
         self.sync()
-        self._focus_hsm()
+        self._focus_hsm(only_if_there=True)
 
     def _choose_key(self, key: Any) -> None:
         from byoroot_tui.core.keyref import HsmKey
