@@ -22,7 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sign_bench.py
 
 # The app's speed and memory against issue #7's goals (PASS/MISS): cold start vs a bare Textual app,
-# key press to repaint per screen, SIGN to fingerprint, peak RSS of a whole ceremony. About 2 minutes.
+# key press to repaint per screen, SIGN to fingerprint, peak RSS of a whole ceremony. 3–4 minutes.
 bench-tui: $(STAMP)
 	$(BIN)/python bench/tui_bench.py
 

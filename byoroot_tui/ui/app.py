@@ -223,6 +223,11 @@ class ByorootApp(App[int]):
             module, cls = _SCREENS[step]  # each screen's module is imported when first shown
             factory: Callable[[], Screen[Any]] = getattr(importlib.import_module(module), cls)
             screen = factory()
+            # The breakpoint class now, not on the first resize: saves a second full restyle and
+            # layout when the screen first shows (keep in step with HORIZONTAL_BREAKPOINTS).
+            wide = self.size.width >= 120
+            screen.set_class(not wide, "-narrow")
+            screen.set_class(wide, "-wide")
             self._steps[step] = screen
             self.install_screen(screen, name=f"step-{step}")
         return self._steps[step]
@@ -328,6 +333,9 @@ class ByorootApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "warm" and event.state == WorkerState.SUCCESS:
+            import gc
+
+            gc.freeze()  # what start-up and warm-up loaded lives all run: keep it out of full collections
             self._warm = True
             self._prepare_next()
         # Workers catch their own errors; this is the last line of defence.
