@@ -213,6 +213,7 @@ class ByorootApp(App[int]):
         self.key_check_running = False
         self._key_check_token: tuple[Any, ...] = ()
         self._checked_token: tuple[Any, ...] = ()  # the token a successful key check was made under
+        self._assess_timer: Any = None  # the pending lint after a profile change (see profile_changed)
 
     # -------------------------------------------------------------- navigation
 
@@ -336,6 +337,9 @@ class ByorootApp(App[int]):
             import gc
 
             gc.freeze()  # what start-up and warm-up loaded lives all run: keep it out of full collections
+            # Fewer, later collections: a ceremony is short and small (peak ~90 MB), and a full
+            # collection in the middle of a key press is what made the slowest repaints.
+            gc.set_threshold(50_000, 50, 100)
             self._warm = True
             self._prepare_next()
         # Workers catch their own errors; this is the last line of defence.
@@ -510,8 +514,13 @@ class ByorootApp(App[int]):
         if c.signed or name == c.profile_name:
             return
         c.set_profile(name)
-        self.start_assessment()
         self.sync_screen()
+        # Lint the CSR against the new profile once the officer stops moving through the list
+        # (and after this key's repaint): a lint thread started at once holds the GIL while the
+        # screen is being drawn, and moving through five profiles would start five of them.
+        if self._assess_timer is not None:
+            self._assess_timer.stop()
+        self._assess_timer = self.set_timer(0.15, self.start_assessment)
 
     def plan_token(self) -> tuple[Any, ...]:
         c = self.ceremony
