@@ -232,10 +232,6 @@ class Ceremony:
 
         return KeyFile(self.root_key_path)
 
-    @property
-    def secret_name(self) -> str:
-        return "PIN" if self.key_source == "hsm" else "passphrase"
-
     def passphrase_changed(self) -> None:
         """The typed passphrase changed: the last key check no longer holds."""
         if self.issued is None:

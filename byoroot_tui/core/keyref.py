@@ -50,10 +50,6 @@ class KeyFile:
 
     path: Path
 
-    @property
-    def secret_name(self) -> str:
-        return "passphrase"
-
     def describe(self) -> str:
         return f"key file {safe_text(str(self.path))}"
 
@@ -75,10 +71,6 @@ class HsmKey:
     def chosen(cls, module: str, token: TokenInfo, key: KeyInfo) -> HsmKey:
         return cls(module=module, token_label=token.label, token_serial=token.serial, key_label=key.label,
                    key_id=key.id, key_type=key.key_type, key_size=key.size, pin_pad=token.protected_auth)
-
-    @property
-    def secret_name(self) -> str:
-        return "PIN"
 
     def uri(self) -> str:
         """The RFC 7512 URI of the key (never with a PIN), as `byoroot sign --pkcs11-uri` takes it."""
