@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from byoroot_tui.core.secretbuf import wipe
 from byoroot_tui.core.text import safe_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,11 +90,6 @@ class HsmKey:
 KeyRef = Union[KeyFile, HsmKey]
 
 
-def _wipe(buf: bytearray | None) -> None:
-    if buf is not None:
-        buf[:] = b"\x00" * len(buf)
-
-
 def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
     """Open the root key with ``secret`` (passphrase or PIN; None when none was typed).
 
@@ -116,7 +112,7 @@ def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
         finally:
             uri.wipe()
     finally:
-        _wipe(secret)
+        wipe(secret)
 
 
 def check_key(ref: KeyRef, root: RootCA, secret: bytearray | None) -> str:

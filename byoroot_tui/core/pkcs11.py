@@ -33,8 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from byoroot_tui.core.errors import ByorootError, InputRefused
-from byoroot_tui.core.files import read_input_file
 from byoroot_tui.core.keys import describe_key, key_problem
+from byoroot_tui.core.secretbuf import read_secret_file, wipe
 from byoroot_tui.core.text import safe_text
 
 # A PIN source is asked only when the token wants a PIN typed in (not for PIN pads). It returns
@@ -291,23 +291,9 @@ def format_pkcs11_uri(
 # ----------------------------------------------------------------------------- PINs
 
 
-def wipe(buf: bytearray | None) -> None:
-    if buf is not None:
-        buf[:] = b"\x00" * len(buf)
-
-
 def read_pin_file(path: str | os.PathLike[str]) -> bytearray:
     """The first line of a PIN file (trailing CR/LF removed), as a wipeable bytearray."""
-    data = bytearray(read_input_file(path, "PIN file", cap=MAX_PIN_BYTES))
-    end = data.find(b"\n")
-    if end != -1:
-        data[end:] = b"\x00" * (len(data) - end)
-        del data[end:]
-    if data.endswith(b"\r"):
-        del data[-1:]
-    if not data:
-        raise InputRefused("the PIN file is empty")
-    return data
+    return read_secret_file(path, "PIN file", MAX_PIN_BYTES)
 
 
 def _pin_text(pin: bytearray) -> str:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from byoroot_tui.core.errors import ByorootError, InputRefused
 from byoroot_tui.core.files import read_input_file
 from byoroot_tui.core.keys import key_problem, spki_der
+from byoroot_tui.core.secretbuf import read_secret_file, wipe
 from byoroot_tui.core.root import RootCA
 from byoroot_tui.core.text import safe_text
 
@@ -77,20 +78,7 @@ class FileSigner:
 
 def read_passphrase_file(path: str | os.PathLike[str]) -> bytearray:
     """The first line of a passphrase file (trailing CR/LF removed), as a wipeable bytearray."""
-    data = bytearray(read_input_file(path, "passphrase file", cap=MAX_PASSPHRASE_BYTES))
-    end = data.find(b"\n")
-    if end != -1:
-        del data[end:]
-    if data.endswith(b"\r"):
-        del data[-1:]
-    if not data:
-        raise InputRefused("the passphrase file is empty")
-    return data
-
-
-def wipe(buf: bytearray | None) -> None:
-    if buf is not None:
-        buf[:] = b"\x00" * len(buf)
+    return read_secret_file(path, "passphrase file", MAX_PASSPHRASE_BYTES)
 
 
 def _label_problem(data: bytes, label: str) -> None:
