@@ -11,13 +11,14 @@ from byoroot_tui.core.media import (
     Medium,
     device_is_removable,
     discover_media,
+    find_csrs,
     folder_media,
     is_csr_like,
+    list_folder,
     medium_of,
     parse_mounts,
     preselect_csr,
     removable_media,
-    scan_medium,
 )
 
 
@@ -105,7 +106,7 @@ def test_csr_like_names() -> None:
         assert not is_csr_like(name)
 
 
-def test_scan_finds_nested_csrs_skips_hidden_and_symlinks(tmp_path: Path) -> None:
+def test_search_finds_nested_csrs_skips_hidden_and_symlinks(tmp_path: Path) -> None:
     m = tmp_path / "M"
     (m / "stick" / "deep").mkdir(parents=True)
     (m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr").write_text("x")
@@ -114,35 +115,35 @@ def test_scan_finds_nested_csrs_skips_hidden_and_symlinks(tmp_path: Path) -> Non
     (m / ".Trash-1000" / "old.csr").write_text("x")
     (m / "link.csr").symlink_to(m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr")
     (m / "stick" / "deep" / "other.req").write_text("x")
-    entry = scan_medium(m)
-    files = entry.csr_files()
-    assert files == [m / "stick" / "deep" / "other.req", m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr"]
-    names = [c.name for c in entry.children]
-    assert ".Trash-1000" not in names
-    link = next(c for c in entry.children if c.name == "link.csr")
-    assert not link.csr_like  # a symlink is shown, never offered as a CSR
+    search = find_csrs(m)
+    assert search.csr_files() == [m / "stick" / "csr-9e63a172-EXAMPLE-5b0c7.csr", m / "stick" / "deep" / "other.req"]
+    items = list_folder(m).items
+    assert ".Trash-1000" not in [i.name for i in items]
+    link = next(i for i in items if i.name == "link.csr")
+    assert link.kind == "link" and not link.csr_like  # a symlink is shown, never offered as a CSR
 
 
-def test_scan_limits_depth_and_entries(tmp_path: Path) -> None:
+def test_search_limits_depth_and_entries(tmp_path: Path) -> None:
     deep = tmp_path.joinpath(*[f"d{i}" for i in range(8)])
     deep.mkdir(parents=True)
     (deep / "far.csr").write_text("x")
-    entry = scan_medium(tmp_path, max_depth=3)
-    assert entry.csr_files() == []
+    search = find_csrs(tmp_path, max_depth=3)
+    assert search.csr_files() == [] and search.too_deep and not search.complete
     for i in range(30):
         (tmp_path / f"f{i:02}.csr").write_text("x")
-    assert len(scan_medium(tmp_path, max_entries=10).csr_files()) <= 10
+    limited = find_csrs(tmp_path, max_entries=10)
+    assert limited.stopped == "limit" and len(limited.csr_files()) <= 10
 
 
-def test_scan_escapes_hostile_names(tmp_path: Path) -> None:
+def test_listing_escapes_hostile_names(tmp_path: Path) -> None:
     (tmp_path / "evil\x1b[31m.csr").write_text("x")
-    entry = scan_medium(tmp_path)
-    assert entry.children[0].name == "evil\\x1b[31m.csr"
+    assert list_folder(tmp_path).items[0].name == "evil\\x1b[31m.csr"
 
 
-def test_scan_of_a_missing_medium_says_why(tmp_path: Path) -> None:
-    entry = scan_medium(tmp_path / "pulled")
-    assert entry.error and entry.children == []
+def test_a_missing_medium_says_why(tmp_path: Path) -> None:
+    listing = list_folder(tmp_path / "pulled")
+    assert listing.error and listing.items == []
+    assert find_csrs(tmp_path / "pulled").stopped == "gone"
 
 
 def test_preselect_only_csr_on_only_medium(tmp_path: Path) -> None:
@@ -150,10 +151,10 @@ def test_preselect_only_csr_on_only_medium(tmp_path: Path) -> None:
     (a / "stick").mkdir(parents=True)
     (a / "stick" / "one.csr").write_text("x")
     media = folder_media([a])
-    scans = {media[0].key: scan_medium(a)}
+    scans = {media[0].key: find_csrs(a)}
     assert preselect_csr(media, scans) == a / "stick" / "one.csr"
     (a / "two.req").write_text("x")
-    assert preselect_csr(media, {media[0].key: scan_medium(a)}) is None
+    assert preselect_csr(media, {media[0].key: find_csrs(a)}) is None
     given = tmp_path / "given.csr"
     assert preselect_csr(media, scans, given) == given
     b = tmp_path / "b"

@@ -19,7 +19,6 @@ Nothing here follows symbolic links, reads file contents, or imports cryptograph
 from __future__ import annotations
 
 import os
-import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +32,6 @@ SYS_BLOCK = Path("/sys/block")
 MEDIA_PREFIXES = (Path("/media"), Path("/run/media"), Path("/mnt"))
 CSR_SUFFIXES = (".csr", ".req", ".pem", ".der")
 
-MAX_DEPTH = 4  # scan_medium: folders below the medium's top that are scanned
-MAX_ENTRIES = 2000  # scan_medium: entries scanned per medium, in all
 
 # The app's bounds (see list_folder and find_csrs).
 FOLDER_SHOW = 200  # entries of one folder shown at a time in the file tree; Enter on "… more" shows the next ones
@@ -204,78 +201,6 @@ def discover_media(
 
 def is_csr_like(name: str) -> bool:
     return name.lower().endswith(CSR_SUFFIXES)
-
-
-@dataclass
-class Entry:
-    """A file or folder on a medium, as scanned."""
-
-    path: Path
-    name: str  # safe to show
-    is_dir: bool
-    csr_like: bool = False
-    size: int | None = None
-    children: list[Entry] = field(default_factory=list)
-    truncated: bool = False  # folder not fully scanned (depth or entry limit)
-    error: str | None = None  # why the folder could not be read
-
-    def csr_files(self) -> list[Path]:
-        out: list[Path] = []
-        if not self.is_dir:
-            return [self.path] if self.csr_like else []
-        for child in self.children:
-            out.extend(child.csr_files())
-        return out
-
-    def has_csr(self) -> bool:
-        return bool(self.csr_files())
-
-
-def scan_medium(root: str | os.PathLike[str], max_depth: int = MAX_DEPTH, max_entries: int = MAX_ENTRIES) -> Entry:
-    """Scan a medium's folders (no symlinks followed; hidden entries skipped), folders first.
-
-    A bounded snapshot of the whole medium for scripts and tests; the app itself reads folders
-    lazily with list_folder and searches with find_csrs (both cancellable).
-    """
-    top = Path(root)
-    budget = [max_entries]
-
-    def walk(path: Path, depth: int) -> Entry:
-        entry = Entry(path=path, name=safe_text(path.name or str(path)), is_dir=True)
-        try:
-            with os.scandir(path) as it:
-                items = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            entry.error = os.strerror(exc.errno) if exc.errno else "cannot read"
-            return entry
-        dirs: list[Entry] = []
-        files: list[Entry] = []
-        for item in items:
-            if item.name.startswith("."):
-                continue
-            if budget[0] <= 0:
-                entry.truncated = True
-                break
-            budget[0] -= 1
-            try:
-                st = item.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            p = Path(item.path)
-            if stat.S_ISDIR(st.st_mode):
-                if depth >= max_depth:
-                    dirs.append(Entry(path=p, name=safe_text(item.name), is_dir=True, truncated=True))
-                else:
-                    dirs.append(walk(p, depth + 1))
-            elif stat.S_ISREG(st.st_mode):
-                files.append(Entry(path=p, name=safe_text(item.name), is_dir=False,
-                                   csr_like=is_csr_like(item.name), size=st.st_size))
-            else:  # symlinks, FIFOs, devices: shown, never offered as a CSR
-                files.append(Entry(path=p, name=safe_text(item.name), is_dir=False, csr_like=False))
-        entry.children = dirs + files
-        return entry
-
-    return walk(top, 0)
 
 
 def _reason(exc: OSError) -> str:
@@ -540,7 +465,7 @@ def find_csrs(
 
 
 def preselect_csr(
-    media: Sequence[Medium], scans: dict[str, Entry] | dict[str, CsrSearch],
+    media: Sequence[Medium], scans: dict[str, CsrSearch],
     given: str | os.PathLike[str] | None = None,
 ) -> Path | None:
     """The CSR to preselect: the one given, or the only CSR-like file on the only medium.
@@ -553,7 +478,7 @@ def preselect_csr(
     if len(media) != 1:
         return None
     scan = scans.get(media[0].key)
-    if scan is None or not getattr(scan, "complete", True):
+    if scan is None or not scan.complete:
         return None
     files = scan.csr_files()
     return files[0] if len(files) == 1 else None
