@@ -325,18 +325,22 @@ def importtime_by_package(n: int = 8) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- machine info
 
 
+def cpu_model(default: str = "unknown") -> str:
+    """The CPU's model name from /proc/cpuinfo (shared with tui_bench.py)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return default
+
+
 def machine_info(openssl: str) -> dict[str, Any]:
     import cryptography
     from cryptography.hazmat.backends.openssl.backend import backend
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         nproc = len(os.sched_getaffinity(0))
     except AttributeError:

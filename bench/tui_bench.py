@@ -160,14 +160,9 @@ def child_env(tmp: Path) -> dict[str, str | None]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from sign_bench import cpu_model  # bench/ is on sys.path: this script's own folder
+
+    cpu = cpu_model("?")
     ram = "?"
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
