@@ -274,16 +274,19 @@ class ByorootApp(App[int]):
         if not self._warm or step not in STEPS or STEPS.index(step) + 1 >= len(STEPS):
             return
         nxt = STEPS[STEPS.index(step) + 1]
+        self.set_timer(0.4, lambda: self.prebuild(nxt))
 
-        def prepare() -> None:
-            try:
-                screen = self.step_screen(nxt)
-                if not screen.is_running and self.is_running:
-                    self._register(self, screen)  # Textual's own start of a screen (private API; best effort)
-            except Exception:
-                pass
+    def prebuild(self, step: str) -> None:
+        """Compose ``step``'s screen now without showing it (best effort; never raises).
 
-        self.set_timer(0.4, prepare)
+        The app may close while the screen is starting; StepScreen.on_mount then does nothing.
+        """
+        try:
+            screen = self.step_screen(step)
+            if not screen.is_running and self.is_running:
+                self._register(self, screen)  # Textual's own start of a screen (private API)
+        except Exception:
+            pass
 
     def _heartbeat(self) -> None:
         """Nudge the current screen to repaint anything left dirty.

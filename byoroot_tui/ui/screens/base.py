@@ -47,6 +47,16 @@ class StepScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
 
+    def on_mount(self) -> None:
+        # A step's screen is composed ahead of time (ByorootApp._prepare_next). If the app closes
+        # while that screen is starting, Textual leaves its containers empty and still sends
+        # Mount: a closing app has nothing to set up (and a query would raise).
+        if self.app.is_running:
+            self.on_step_mount()
+
+    def on_step_mount(self) -> None:
+        """What a step does once its widgets are mounted (focus, first sync). Subclasses override."""
+
     def sync(self) -> None:
         """Show what the ceremony holds now. Called on resume and when a worker reports."""
 

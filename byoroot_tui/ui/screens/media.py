@@ -216,7 +216,7 @@ class MediaScreen(StepScreen):
                 yield Static(id="search-status", markup=False)
         yield Static(id="selection", classes="selection", markup=False)
 
-    def on_mount(self) -> None:
+    def on_step_mount(self) -> None:
         # The first list at once (the mount table, /sys, and a stat of each --media-root: no folder
         # is read), so the top folder's listing starts now and is usually back for the first paint.
         try:

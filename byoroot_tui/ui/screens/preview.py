@@ -50,7 +50,7 @@ class PreviewScreen(StepScreen):
             yield Static(Text("Findings"), id="findings-title", classes="section-title")
             yield Static(id="findings", markup=False)
 
-    def on_mount(self) -> None:
+    def on_step_mount(self) -> None:
         self.query_one("#preview-body").focus()
         self.sync()
 

@@ -30,7 +30,7 @@ class ProfileScreen(StepScreen):
             with VerticalScroll(id="profile-detail-pane"):
                 yield Static(id="profile-detail", markup=False)
 
-    def on_mount(self) -> None:
+    def on_step_mount(self) -> None:
         from byoroot_tui.core.profiles import find_profiles
 
         listing = find_profiles(list(self.ceremony.profile_dirs) or None)

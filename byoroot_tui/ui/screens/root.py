@@ -77,7 +77,7 @@ class RootScreen(StepScreen):
         self._hsm_busy: str | None = None  # "tokens" or "keys" while a listing runs
         self._check_when_listed = False  # Enter in the PIN field listed the keys: check the key after
 
-    def on_mount(self) -> None:
+    def on_step_mount(self) -> None:
         c = self.ceremony
         if c.root_cert_path is None:
             self.query_one("#root-cert-path", Input).focus()

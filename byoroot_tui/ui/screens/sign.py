@@ -403,7 +403,7 @@ class ResultScreen(CertificateWriter, StepScreen):
                 yield Static(Text("Scan to compare (lowercase hex SHA-256)"), classes="section-title")
                 yield QrCode(fp, id="qr")
 
-    def on_mount(self) -> None:
+    def on_step_mount(self) -> None:
         self.query_one("#result-body").focus()
         self.query_one("#copy-status").display = False
         self.sync()
