@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import factories as f
-from byoroot_tui.core.errors import ByorootError
-from byoroot_tui.core.keyref import HsmKey, KeyFile, check_key, default_module_path, open_signer
+from byoroot_tui.core.errors import ByorootError, KeyUnusable
+from byoroot_tui.core.keyref import HsmKey, KeyFile, check_key, default_module_path, open_signer, sign_with_key
 from byoroot_tui.core.pkcs11 import parse_pkcs11_uri
 from byoroot_tui.core.root import load_root
 from test_pkcs11_softhsm import PIN, SoftHsm, hsm, make_hsm_root  # noqa: F401
@@ -85,3 +85,73 @@ def test_default_module_path_prefers_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("BYOROOT_PKCS11_MODULE")
     found = default_module_path()
     assert found is None or Path(found).is_file()
+
+
+# ------------------------------------------------------------------ sign_with_key: whose fault a refusal is
+
+
+def planned(tmp_path: Path, kind: str = "p384"):  # type: ignore[no-untyped-def]
+    from byoroot_tui.core.csr import load_csr
+    from byoroot_tui.core.issue import make_plan
+    from byoroot_tui.core.profiles import DEFAULT_PROFILE
+
+    cert, key_path, _ = file_root(tmp_path, kind)
+    csr = tmp_path / "intermediate.csr"
+    csr.write_bytes(f.pem(f.make_csr(f.key("p256", slot=2))))
+    return cert, key_path, make_plan(load_csr(csr), DEFAULT_PROFILE, load_root(cert))
+
+
+def test_sign_with_key_signs_a_certificate_openssl_accepts_and_wipes_the_secret(tmp_path: Path) -> None:
+    cert, key_path, plan = planned(tmp_path)
+    secret = bytearray(PASS)
+    stages: list[str] = []
+    issued = sign_with_key(KeyFile(key_path), secret, plan, stages.append)
+    assert secret == bytearray(len(PASS)) and stages == ["sign", "drop"]
+    out = tmp_path / "intermediate.crt"
+    out.write_bytes(issued.pem)
+    f.assert_openssl_ok(cert, out)
+
+
+@pytest.mark.parametrize("case", ["wrong passphrase", "no passphrase", "not a key", "another key"])
+def test_sign_with_key_blames_the_key_when_it_cannot_be_opened_or_is_not_the_roots(tmp_path: Path, case: str) -> None:
+    _, key_path, plan = planned(tmp_path)
+    secret: bytearray | None = bytearray(b"not-it-93b1") if case == "wrong passphrase" else bytearray(PASS)
+    if case == "no passphrase":
+        secret = None
+    elif case == "not a key":
+        key_path.write_text("the key file was damaged meanwhile\n")
+    elif case == "another key":
+        key_path.write_bytes(f.key_bytes(f.key("p384", slot=1)))
+        secret = None
+    stages: list[str] = []
+    with pytest.raises(KeyUnusable) as err:
+        sign_with_key(KeyFile(key_path), secret, plan, stages.append)
+    assert "\n" not in str(err.value) and "not-it-93b1" not in str(err.value)
+    assert "sign" not in stages  # nothing reached the signature
+    if secret is not None:
+        assert secret == bytearray(len(secret))
+
+
+def test_sign_with_key_blames_the_key_when_the_signer_fails_mid_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from byoroot_tui.core import signer as signer_mod
+
+    _, key_path, plan = planned(tmp_path)
+
+    def pulled(self, tbs, hash_algorithm):  # type: ignore[no-untyped-def]
+        raise ByorootError("the token was removed while signing")
+
+    monkeypatch.setattr(signer_mod.FileSigner, "sign", pulled)  # a fault injected; the key and plan are real
+    with pytest.raises(KeyUnusable, match="the token was removed while signing"):
+        sign_with_key(KeyFile(key_path), bytearray(PASS), plan)
+
+
+def test_sign_with_key_keeps_a_refusal_of_the_plan_as_it_is(tmp_path: Path) -> None:
+    import dataclasses
+
+    from byoroot_tui.core.errors import PolicyRefused
+
+    _, key_path, plan = planned(tmp_path)
+    tampered = dataclasses.replace(plan, tbs=plan.tbs[:-1] + bytes([plan.tbs[-1] ^ 1]))
+    with pytest.raises(PolicyRefused, match="not the one that was linted") as err:
+        sign_with_key(KeyFile(key_path), bytearray(PASS), tampered)
+    assert not isinstance(err.value, KeyUnusable)

@@ -350,6 +350,12 @@ def test_signing_failure_goes_back_to_review_with_the_reason(demo, tmp_path: Pat
         await pilot.press("enter")
         await drive.wait_for(pilot, lambda: drive.step_of(app) == "review", "back to review")
         assert not c.signed and c.sign_count == 0 and not (m.stick / CERT_NAME).exists()
+        # the key is what failed (core KeyUnusable): the root step says so, and SIGN waits for a good key
+        assert not c.key_checked and "is not a private key" in (c.key_error or "")
+        assert c.sign_blocker()
+        await pilot.press("escape")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "root", "the root step")
+        assert drive.shows(app, "is not a private key")
 
     run(app, (80, 24), script)
     import json

@@ -20,6 +20,12 @@ class InputRefused(ByorootError):
     """A file given to us (CSR, root certificate, root key, passphrase) was refused."""
 
 
+class KeyUnusable(InputRefused):
+    """The root key could not be opened or used: a wrong passphrase or PIN, a locked or missing
+    token, a key that is not the root's, a token error while signing. The officer fixes the key
+    (the root step), not the request."""
+
+
 class PolicyRefused(ByorootError):
     """The request is well formed but issuing it would break a rule."""
 

@@ -12,12 +12,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Union
 
+from byoroot_tui.core.errors import ByorootError, KeyUnusable
 from byoroot_tui.core.secretbuf import wipe
 from byoroot_tui.core.text import safe_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives import hashes
+
+    from byoroot_tui.core.issue import Issued, Plan
     from byoroot_tui.core.pkcs11 import KeyInfo, TokenInfo
     from byoroot_tui.core.root import RootCA
     from byoroot_tui.core.signer import RootSigner
@@ -94,7 +99,8 @@ def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
     """Open the root key with ``secret`` (passphrase or PIN; None when none was typed).
 
     The buffer is wiped before this returns, whether the key opened or not. The caller closes
-    the signer (it holds the key in memory, or a logged-in token session).
+    the signer (it holds the key in memory, or a logged-in token session). Any refusal is raised
+    as `KeyUnusable`, with the reason unchanged.
     """
     try:
         if isinstance(ref, KeyFile):
@@ -111,8 +117,57 @@ def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
             return Pkcs11Signer(uri, module_path=ref.module)
         finally:
             uri.wipe()
+    except KeyUnusable:
+        raise
+    except ByorootError as exc:
+        raise KeyUnusable(str(exc)) from exc
     finally:
         wipe(secret)
+
+
+class _KeyBlamed:
+    """A signer whose refusals while signing are the key's (`KeyUnusable`): a token pulled or
+    logged out mid-ceremony. Checks after the signature (verification, lint) keep their own type."""
+
+    def __init__(self, signer: RootSigner) -> None:
+        self._signer = signer
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._signer, name)
+
+    def sign(self, tbs: bytes, hash_algorithm: hashes.HashAlgorithm | None) -> bytes:
+        try:
+            return self._signer.sign(tbs, hash_algorithm)
+        except KeyUnusable:
+            raise
+        except ByorootError as exc:
+            raise KeyUnusable(str(exc)) from exc
+        except Exception:
+            raise KeyUnusable("the root signer failed to sign") from None
+
+
+def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
+                  progress: Callable[[str], object] = lambda stage: None) -> Issued:
+    """Open the key, sign the planned TBS (`issue.sign_plan`: verified and linted), close the key.
+
+    ``progress`` hears "sign" once the key is open and "drop" once it is closed. The secret is
+    wiped. A key that cannot be opened or used raises `KeyUnusable`; every other refusal (the
+    signature does not verify, the lint after signing) keeps its own type.
+    """
+    from byoroot_tui.core.issue import sign_plan
+    from byoroot_tui.core.signer import check_signer_matches
+
+    signer = open_signer(ref, secret)
+    try:
+        try:
+            check_signer_matches(signer, plan.root)  # sign_plan checks again; a mismatch is the key's
+        except ByorootError as exc:
+            raise KeyUnusable(str(exc)) from exc
+        progress("sign")
+        return sign_plan(plan, _KeyBlamed(signer))  # type: ignore[arg-type]
+    finally:
+        signer.close()
+        progress("drop")
 
 
 def check_key(ref: KeyRef, root: RootCA, secret: bytearray | None) -> str:

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from byoroot_tui.core.ceremony import CERT_NAME
+from byoroot_tui.core.errors import KeyUnusable
 from byoroot_tui.core.text import safe_text
 from byoroot_tui.ui.app import guarded
 from byoroot_tui.ui.screens.base import StepScreen
@@ -41,9 +42,10 @@ class SignProgress(Message):
 
 
 class SignFailed(Message):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, key: bool = False) -> None:
         super().__init__()
         self.reason = reason
+        self.key = key  # the root key could not be opened or used (core KeyUnusable)
 
 
 class Signed(Message):
@@ -67,17 +69,10 @@ class WriteFailed(Message):
 
 def _sign(plan: Any, ref: Any, secret: bytearray | None, progress: Any) -> Any:
     """Open the key (file or token), sign the planned TBS, verify, drop the key (log out of the token).
-    The passphrase or PIN buffer is wiped."""
-    from byoroot_tui.core.issue import sign_plan
-    from byoroot_tui.core.keyref import open_signer
+    The passphrase or PIN buffer is wiped. A key that cannot be opened or used raises KeyUnusable."""
+    from byoroot_tui.core.keyref import sign_with_key
 
-    signer = open_signer(ref, secret)  # wipes the secret
-    try:
-        progress("sign")
-        return sign_plan(plan, signer)
-    finally:
-        signer.close()
-        progress("drop")
+    return sign_with_key(ref, secret, plan, progress)
 
 
 def _export(issued: Any, folder: Path, officers: list[str], csr_file: str, log_path: Path | None,
@@ -186,12 +181,21 @@ class SignScreen(CertificateWriter, StepScreen):
     @work(thread=True, group="sign", exclusive=True, exit_on_error=False)
     def sign_worker(self, plan: Any, ref: Any, secret: bytearray | None, folder: Path, overwrite: bool,
                     log_path: Path, log_fields: dict[str, object]) -> None:
-        issued, error = guarded(_sign, plan, ref, secret, lambda s: self.post_message(SignProgress(s)))
+        key_failed: list[bool] = []
+
+        def sign() -> Any:
+            try:
+                return _sign(plan, ref, secret, lambda s: self.post_message(SignProgress(s)))
+            except KeyUnusable:
+                key_failed.append(True)
+                raise
+
+        issued, error = guarded(sign)
         if error is not None:
             _, log_error = guarded(_log_refusal, log_path, log_fields, error)  # as `byoroot sign` does
             if log_error is not None:
                 error = f"{error} (and the station log could not record it: {log_error})"
-            self.post_message(SignFailed(error))
+            self.post_message(SignFailed(error, key=bool(key_failed)))
             return
         self.post_message(Signed(issued))
         self.post_message(SignProgress("write"))
@@ -213,7 +217,7 @@ class SignScreen(CertificateWriter, StepScreen):
         self.failed_stage = self.stage
         self.stage = None
         self.sync()
-        if any(w in msg.reason for w in ("passphrase", "root key", "PIN", "token", "PKCS#11")):
+        if msg.key:  # the officers fix the key on the root step; the review stays as it was
             self.ceremony.set_key_check(False, msg.reason)
 
         def back(_: None) -> None:
