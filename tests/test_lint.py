@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -358,6 +360,29 @@ def test_lint_checks_the_chain_and_the_signature(ceremony) -> None:  # type: ign
 def test_lint_refuses_what_it_cannot_parse() -> None:
     with pytest.raises(PolicyRefused, match="linter could not process"):
         lint(b"\x30\x03\x02\x01\x00", f.der(f.make_root(f.key("p384", 1))), check_signature=False)
+
+
+def test_cabf_types_are_exactly_pkilints_ca_types() -> None:
+    from pkilint.cabf.serverauth import serverauth_constants
+
+    theirs = [t.to_option_str for t in serverauth_constants.CertificateType if t.name.endswith("_CA")]
+    assert cabf_types() == theirs
+
+
+def test_a_strict_cabf_profile_is_read_without_importing_pkilint(tmp_path: Path) -> None:
+    # the app reads profiles on its profile step; pkilint's CA/B modules take 0.5-1 s to import
+    code = (
+        "import sys, pathlib\n"
+        "from byoroot_tui.core.profiles import load_profile_file\n"
+        "p = load_profile_file(pathlib.Path(sys.argv[1]))\n"
+        "assert p.strict_cabf == 'EXTERNAL-UNCONSTRAINED-TLS-CA', p.strict_cabf\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pkilint', 'iso639')))\n"
+    )
+    prof = tmp_path / "strict.toml"
+    prof.write_text('name = "strict"\nstrict_cabf = "external_unconstrained_tls_ca"\n')
+    out = subprocess.run([sys.executable, "-c", code, str(prof)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_lint_with_cabf_types() -> None:

@@ -61,11 +61,21 @@ class LintReport:
         return {"clean": self.clean, "checks": list(self.checks), "findings": [f.as_dict() for f in self.findings]}
 
 
-def cabf_types() -> list[str]:
-    """The CA types pkilint's CA/B Forum server-auth linter knows, as option strings."""
-    from pkilint.cabf.serverauth import serverauth_constants
+# The CA types pkilint's CA/B Forum server-auth linter knows, as option strings. Written out so
+# that checking a profile's `strict_cabf` does not import pkilint's CA/B and ETSI modules (their
+# language tables take 0.5-1 s to load, which froze the app's profile step); a test compares this
+# list with pkilint's own `CertificateType`, so a pkilint upgrade that changes it fails there.
+CABF_CA_TYPES = (
+    "ROOT-CA", "INTERNAL-CROSS-CA", "EXTERNAL-CROSS-CA", "INTERNAL-SUBSCRIBER-ISSUING-CROSS-CA",
+    "EXTERNAL-SUBSCRIBER-ISSUING-CROSS-CA", "NON-TLS-CA", "PRECERT-SIGNING-CA",
+    "INTERNAL-UNCONSTRAINED-TLS-CA", "INTERNAL-CONSTRAINED-TLS-CA", "EXTERNAL-UNCONSTRAINED-TLS-CA",
+    "EXTERNAL-UNCONSTRAINED-EV-TLS-CA", "EXTERNAL-CONSTRAINED-TLS-CA", "EXTERNAL-CONSTRAINED-EV-TLS-CA",
+)
 
-    return [t.to_option_str for t in serverauth_constants.CertificateType if t.name.endswith("_CA")]
+
+def cabf_types() -> list[str]:
+    """The CA types pkilint's CA/B Forum server-auth linter knows, as option strings (no import)."""
+    return list(CABF_CA_TYPES)
 
 
 def _cabf_type(name: str) -> Any:

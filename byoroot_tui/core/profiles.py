@@ -402,7 +402,7 @@ def parse_profile(text: str, label: str, source: str = "file") -> Profile:
         kwargs["cap_to_issuer"] = check.boolean("cap_to_issuer", data["cap_to_issuer"])
     if "strict_cabf" in data:
         value = check.string("strict_cabf", data["strict_cabf"]).upper().replace("_", "-")
-        from byoroot_tui.core.lint import cabf_types  # pkilint is imported only for such profiles
+        from byoroot_tui.core.lint import cabf_types  # a fixed list: pkilint itself is not imported here
 
         if value not in cabf_types():
             raise check.fail("strict_cabf", f"unknown CA type {safe_text(value, 60)!r} (known: {', '.join(cabf_types())})")
