@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -221,9 +222,22 @@ class ReviewScreen(StepScreen):
         if not self.is_mounted:
             return
         c = self.ceremony
+        plan = c.plan if c.plan_is_current() else None
+        ref = c.key_ref()
+        # The certificate and the CSR hash are redrawn only when they change: rebuilding the
+        # table lays the pane out again (~20-40 ms), and confirming an officer changes neither.
+        shown = (plan, c.plan_error, c.key_description, ref, c.csr.sha256 if c.csr else None)
+        if shown != self._drawn:
+            self._drawn = shown
+            self._draw_plan(plan, ref)
+        self._draw_output_and_officers(plan)
+
+    _drawn: object = None
+
+    def _draw_plan(self, plan: Any, ref: Any) -> None:
+        c = self.ceremony
         plan_w = self.query_one("#plan", Static)
         warn_w = self.query_one("#plan-warnings", Static)
-        plan = c.plan if c.plan_is_current() else None
         if plan is None:
             if c.plan_error:
                 plan_w.update(Text.assemble(("✗ REFUSED  ", "bold red"), (c.plan_error, "red")))
@@ -240,7 +254,6 @@ class ReviewScreen(StepScreen):
             t.add_row(Text("Not after"), Text(f"{day(plan.not_after)}  ({days} days)"))
             t.add_row(Text("Public key"), Text(f"{plan.csr.key_algorithm} ({plan.csr.key_size}), from the CSR"))
             t.add_row(Text("Signature"), Text(f"{plan.signature_algorithm} by the root ({plan.root.key_algorithm} {plan.root.key_size})"))
-            ref = c.key_ref()
             if c.key_description or ref is not None:
                 t.add_row(Text("Root key"), Text(c.key_description or ref.describe()))  # type: ignore[union-attr]
             for ext in plan.extensions:
@@ -270,6 +283,9 @@ class ReviewScreen(StepScreen):
             self.query_one("#csr-sha", Static).update(sha)
         else:
             self.query_one("#csr-sha", Static).update(Text(""))
+
+    def _draw_output_and_officers(self, plan: Any) -> None:
+        c = self.ceremony
         out = Text(safe_text(str(c.out_dir)) if c.out_dir else "(none)")
         out.append("   ctrl+o: change", style="dim")
         out.append(f"\n{CERT_NAME}, its QR code (PNG) and the ceremony record; the station log records it",
