@@ -1,4 +1,4 @@
-"""What every ceremony step screen shares: the step bar, the demo banner, Back/Next, the Footer."""
+"""What every ceremony step screen shares: the step bar, the demo banner, Back/Next, the key bar (a one-widget Footer)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from byoroot_tui.core.ceremony import STEPS, Ceremony
+from byoroot_tui.ui.widgets.keybar import KeyBar
 from byoroot_tui.ui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class StepScreen(Screen[None]):
         if self.ceremony.demo:
             yield Static(Text(DEMO_BANNER), classes="demo-banner")
         yield from self.compose_body()
-        yield Footer()
+        yield KeyBar()
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()

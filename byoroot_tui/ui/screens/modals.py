@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DirectoryTree, Footer, Static
+from textual.widgets import Button, DirectoryTree, Static
 
 from byoroot_tui.core.text import safe_text
+from byoroot_tui.ui.widgets.keybar import KeyBar
 from byoroot_tui.ui.widgets.qr import QrCode
 
 
@@ -34,7 +35,7 @@ class ErrorModal(ModalScreen[None]):
             yield Static(Text(self.reason), id="error-reason", classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary")
-        yield Footer()
+        yield KeyBar()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
@@ -66,7 +67,7 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="error" if self.danger else "primary")
                 yield Button(f"{self.no_label} (n)", id="no")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # the safe answer has the focus
@@ -112,7 +113,7 @@ class PathPicker(ModalScreen["Path | None"]):
             yield SafeDirectoryTree(self.start, id="picker-tree")
             hint = "Enter opens a folder or chooses a file" if self.want == "file" else "Highlight a folder, then ctrl+s chooses it"
             yield Static(Text(hint), classes="dim")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(SafeDirectoryTree).focus()
@@ -160,7 +161,7 @@ class QrModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="qr-box"):
             yield QrCode(self.payload, id="qr-big")
-        yield Footer()
+        yield KeyBar()
 
     def action_close(self) -> None:
         self.dismiss(None)
