@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -441,6 +440,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return cmd_demo_headless(args)  # no terminal for the app: the headless demo
     from byoroot_tui.core.demo import DEMO_WARNING, make_demo
 
+    import tempfile  # only for the demo: not on the app's start-up path
+
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="byoroot-demo-"))
     print(f"*** {DEMO_WARNING} ***")
     material = make_demo(base)
@@ -460,6 +461,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_demo_headless(args: argparse.Namespace) -> int:
     from byoroot_tui.core.demo import DEMO_WARNING, make_demo
+
+    import tempfile  # only for the demo: not on the app's start-up path
 
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="byoroot-demo-"))
     print(f"*** {DEMO_WARNING} ***\n")

@@ -227,7 +227,7 @@ class MediaScreen(StepScreen):
         interval = self.byoroot.services.poll_interval
         if interval > 0:
             self.set_interval(interval, self.poll_media)
-        self.query_one("#files", FilesTree).focus()
+        self.set_focus(self.query_one("#files", FilesTree))  # at once: the screen's auto-focus then moves nothing
         self.sync()
 
     def on_screen_suspend(self) -> None:

@@ -51,7 +51,7 @@ class PreviewScreen(StepScreen):
             yield Static(id="findings", markup=False)
 
     def on_step_mount(self) -> None:
-        self.query_one("#preview-body").focus()
+        self.set_focus(self.query_one("#preview-body"))
         self.sync()
 
     def sync(self) -> None:

@@ -48,7 +48,7 @@ class ProfileScreen(StepScreen):
         ids = [p.name for p in listing.profiles]
         if self.ceremony.profile_name in ids:
             options.highlighted = ids.index(self.ceremony.profile_name)
-        options.focus()
+        self.set_focus(options)
         self.sync()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

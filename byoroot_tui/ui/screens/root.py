@@ -80,13 +80,13 @@ class RootScreen(StepScreen):
     def on_step_mount(self) -> None:
         c = self.ceremony
         if c.root_cert_path is None:
-            self.query_one("#root-cert-path", Input).focus()
+            self.set_focus(self.query_one("#root-cert-path", Input))
         elif c.key_source == "hsm":
             self._focus_hsm()
         elif c.root_key_path is None:
             self.set_focus(self.query_one("#root-key-path", Input))  # at once: type-ahead lands here
         else:
-            self.query_one("#passphrase", Input).focus()
+            self.set_focus(self.query_one("#passphrase", Input))
         self.sync()
         if c.key_source == "hsm":
             if c.hsm_module and self._tokens_for != c.hsm_module:

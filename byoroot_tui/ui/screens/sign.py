@@ -408,7 +408,7 @@ class ResultScreen(CertificateWriter, StepScreen):
                 yield QrCode(fp, id="qr")
 
     def on_step_mount(self) -> None:
-        self.query_one("#result-body").focus()
+        self.set_focus(self.query_one("#result-body"))
         self.query_one("#copy-status").display = False
         self.sync()
 
