@@ -10,9 +10,9 @@ import time, so the app's start-up stays fast.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Union
 
 from byoroot_tui.core.errors import ByorootError, KeyUnusable
