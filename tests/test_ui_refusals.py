@@ -353,6 +353,7 @@ def test_signing_failure_goes_back_to_review_with_the_reason(demo, tmp_path: Pat
         # the key is what failed (core KeyUnusable): the root step says so, and SIGN waits for a good key
         assert not c.key_checked and "is not a private key" in (c.key_error or "")
         assert c.sign_blocker()
+        assert drive.shows(app, "Not ready to sign") and drive.shows(app, "esc goes back to the root step")
         await pilot.press("escape")
         await drive.wait_for(pilot, lambda: drive.step_of(app) == "root", "the root step")
         assert drive.shows(app, "is not a private key")

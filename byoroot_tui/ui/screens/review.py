@@ -319,6 +319,9 @@ class ReviewScreen(StepScreen):
         blocker = c.sign_blocker()
         if blocker is None:
             status.update(Text(f"Confirmed by {c.officer1} and {c.officer2}. Type {SIGN_WORD} and press Enter.", style="bold"))
+        elif plan is not None and c.blocker("root"):  # the key failed when signing was tried
+            status.update(Text(f"Not ready to sign: {c.blocker('root')} — esc goes back to the root step.",
+                               style="yellow"))
         elif plan is not None:
             status.update(Text(f"Nothing is signed before both confirmations: {blocker}.", style="dim"))
         elif c.plan_error:
