@@ -56,8 +56,6 @@ class ReviewScreen(StepScreen):
         else:
             pane.scroll_page_down()
 
-    _plan_shown: object = None
-
     def compose_body(self) -> ComposeResult:
         with Container(id="review-body", classes="body"):
             with VerticalScroll(id="plan-pane"):
@@ -228,11 +226,14 @@ class ReviewScreen(StepScreen):
         # table lays the pane out again (~20-40 ms), and confirming an officer changes neither.
         shown = (plan, c.plan_error, c.key_description, ref, c.csr.sha256 if c.csr else None)
         if shown != self._drawn:
+            new_plan = plan is not None and plan is not self._drawn[0]
             self._drawn = shown
             self._draw_plan(plan, ref)
+            if new_plan and self.app.screen is self:
+                self.call_after_refresh(self._focus_next_field)  # a new plan: officer 1's turn
         self._draw_output_and_officers(plan)
 
-    _drawn: object = None
+    _drawn: tuple[object, ...] = (None,)  # what the certificate pane shows (the plan first)
 
     def _draw_plan(self, plan: Any, ref: Any) -> None:
         c = self.ceremony
@@ -302,7 +303,8 @@ class ReviewScreen(StepScreen):
         word = self.query_one("#sign-word", Input)
         o1.disabled = plan is None or c.signed
         o2.disabled = plan is None or c.officer1 is None or c.signed
-        word.disabled = c.sign_blocker() is not None
+        blocker = c.sign_blocker()
+        word.disabled = blocker is not None
         s1 = self.query_one("#officer1-status", Static)
         s2 = self.query_one("#officer2-status", Static)
         s1.update(Text("✓ confirmed", style="bold green") if c.officer1 else Text("not confirmed", style="dim"))
@@ -312,15 +314,12 @@ class ReviewScreen(StepScreen):
             s2.update(Text("after officer 1", style="dim"))
         else:
             s2.update(Text("not confirmed", style="dim"))
-        if plan is not None and plan is not self._plan_shown and self.app.screen is self:
-            self.call_after_refresh(self._focus_next_field)  # a new plan: officer 1's turn
-        self._plan_shown = plan
         status = self.query_one("#sign-status", Static)
-        blocker = c.sign_blocker()
+        root_blocker = c.blocker("root")
         if blocker is None:
             status.update(Text(f"Confirmed by {c.officer1} and {c.officer2}. Type {SIGN_WORD} and press Enter.", style="bold"))
-        elif plan is not None and c.blocker("root"):  # the key failed when signing was tried
-            status.update(Text(f"Not ready to sign: {c.blocker('root')} — esc goes back to the root step.",
+        elif plan is not None and root_blocker:  # the key failed when signing was tried
+            status.update(Text(f"Not ready to sign: {root_blocker} — esc goes back to the root step.",
                                style="yellow"))
         elif plan is not None:
             status.update(Text(f"Nothing is signed before both confirmations: {blocker}.", style="dim"))

@@ -67,14 +67,6 @@ class WriteFailed(Message):
         self.reason, self.folder, self.copy = reason, folder, copy
 
 
-def _sign(plan: Any, ref: Any, secret: bytearray | None, progress: Any) -> Any:
-    """Open the key (file or token), sign the planned TBS, verify, drop the key (log out of the token).
-    The passphrase or PIN buffer is wiped. A key that cannot be opened or used raises KeyUnusable."""
-    from byoroot_tui.core.keyref import sign_with_key
-
-    return sign_with_key(ref, secret, plan, progress)
-
-
 def _export(issued: Any, folder: Path, officers: list[str], csr_file: str, log_path: Path | None,
             overwrite: bool) -> Any:
     """The core's export of the whole set (as `byoroot sign` does): certificate, QR PNG, record, log.
@@ -181,11 +173,14 @@ class SignScreen(CertificateWriter, StepScreen):
     @work(thread=True, group="sign", exclusive=True, exit_on_error=False)
     def sign_worker(self, plan: Any, ref: Any, secret: bytearray | None, folder: Path, overwrite: bool,
                     log_path: Path, log_fields: dict[str, object]) -> None:
+        from byoroot_tui.core.keyref import sign_with_key
+
         key_failed: list[bool] = []
 
         def sign() -> Any:
+            """Open the key, sign, verify, drop the key; the secret is wiped (core.keyref)."""
             try:
-                return _sign(plan, ref, secret, lambda s: self.post_message(SignProgress(s)))
+                return sign_with_key(ref, secret, plan, lambda s: self.post_message(SignProgress(s)))
             except KeyUnusable:
                 key_failed.append(True)
                 raise
