@@ -155,3 +155,39 @@ def test_sign_with_key_keeps_a_refusal_of_the_plan_as_it_is(tmp_path: Path) -> N
     with pytest.raises(PolicyRefused, match="not the one that was linted") as err:
         sign_with_key(KeyFile(key_path), bytearray(PASS), tampered)
     assert not isinstance(err.value, KeyUnusable)
+
+
+# ------------------------------------------------------------------ a damaged RSA key never lets out a bad signature
+
+
+def _damaged_rsa_key(key, *, d: bool, crt: bool) -> bytes:  # type: ignore[no-untyped-def]
+    """The same public key with private parts damaged: ``crt`` spoils dmp1 and dmq1, ``d`` spoils d."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    n = key.private_numbers()
+    damaged = rsa.RSAPrivateNumbers(
+        p=n.p, q=n.q, d=n.d ^ 2 if d else n.d,
+        dmp1=n.dmp1 ^ 2 if crt else n.dmp1, dmq1=n.dmq1 ^ 2 if crt else n.dmq1,
+        iqmp=n.iqmp, public_numbers=n.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    return f.key_bytes(damaged, password=PASS)
+
+
+def test_a_damaged_rsa_key_never_lets_out_a_signature_that_does_not_verify(tmp_path: Path) -> None:
+    cert, key_path, plan = planned(tmp_path, "rsa2048")
+    key_path.write_bytes(_damaged_rsa_key(f.key("rsa2048"), d=True, crt=True))
+    secret = bytearray(PASS)
+    with pytest.raises(KeyUnusable, match="does not verify: the key file is damaged") as err:
+        sign_with_key(KeyFile(key_path), secret, plan)
+    assert "\n" not in str(err.value) and secret == bytearray(len(PASS))
+
+
+def test_a_damaged_rsa_crt_part_still_signs_correctly(tmp_path: Path) -> None:
+    # OpenSSL checks each CRT result with the public exponent and falls back to d: the signature is
+    # right, and openssl accepts the certificate.
+    cert, key_path, plan = planned(tmp_path, "rsa2048")
+    key_path.write_bytes(_damaged_rsa_key(f.key("rsa2048"), d=False, crt=True))
+    issued = sign_with_key(KeyFile(key_path), bytearray(PASS), plan)
+    out = tmp_path / "intermediate.crt"
+    out.write_bytes(issued.pem)
+    f.assert_openssl_ok(cert, out)
