@@ -227,19 +227,30 @@ class ByorootApp(App[int]):
             # The breakpoint class now, not on the first resize: saves a second full restyle and
             # layout when the screen first shows (keep in step with HORIZONTAL_BREAKPOINTS).
             wide = self.size.width >= 120
-            screen.set_class(not wide, "-narrow")
-            screen.set_class(wide, "-wide")
+            # Not styled yet: Textual styles the whole screen when it first shows.
+            screen.set_class(not wide, "-narrow", update=False)
+            screen.set_class(wide, "-wide", update=False)
             self._steps[step] = screen
             self.install_screen(screen, name=f"step-{step}")
         return self._steps[step]
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The media step is the app's first screen, composed in Textual's own start-up.
+
+        Pushing it over an empty default screen from on_mount cost a second layout and a
+        discarded first frame (Textual was still in its start-up batch): ~40 ms to first paint.
+        """
+        screen = self.step_screen("media")
+        # What push_screen gives a screen and switch_screen takes back when it switches away
+        # (private API, like _register below; Textual is pinned in constraints.txt).
+        screen._push_result_callback(self, None)
+        return screen
+
     def goto(self, step: str) -> None:
         screen = self.step_screen(step)
-        if len(self.screen_stack) <= 1:
-            self.push_screen(screen)
-        else:
-            while len(self.screen_stack) > 2:  # close any modal left open
-                self.pop_screen()
+        while len(self.screen_stack) > 1:  # close any modal left open
+            self.pop_screen()
+        if self.screen is not screen:
             self.switch_screen(screen)
         self.call_after_refresh(self._prepare_next)
 

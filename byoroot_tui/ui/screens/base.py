@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -48,12 +49,37 @@ class StepScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
 
+    _styled_under: tuple[object, ...] | None = None
+
     def on_mount(self) -> None:
+        self._styled_under = self._app_style_state()
         # A step's screen is composed ahead of time (ByorootApp._prepare_next). If the app closes
         # while that screen is starting, Textual leaves its containers empty and still sends
         # Mount: a closing app has nothing to set up (and a query would raise).
         if self.app.is_running:
             self.on_step_mount()
+
+    def _app_style_state(self) -> tuple[object, ...]:
+        """The app-wide state a screen's styles depend on: theme, colours, terminal focus, size."""
+        app = self.app
+        return (app.theme, app.ansi_color, app.app_focus, app.size)
+
+    @on(events.ScreenResume)
+    def _first_show(self, event: events.ScreenResume) -> None:
+        """On a screen's first show, skip Textual's restyle of every widget when nothing app-wide
+        changed since the widgets were styled as they were mounted: it would change nothing, and
+        it is the largest part of a step switch. Later shows keep it (the app can change while a
+        screen is hidden). Runs before Textual's own handler: a subclass's handlers come first.
+        """
+        state, self._styled_under = self._styled_under, None
+        if state is not None and state == self._app_style_state():
+            event.refresh_styles = False
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A resize to the size this screen is already laid out at changes nothing: skip Textual's
+        full layout and repaint. At start-up Textual sends two or three such, after the first paint."""
+        if event.size == self.size and self.app.size == event.size:
+            event.prevent_default()
 
     def on_step_mount(self) -> None:
         """What a step does once its widgets are mounted (focus, first sync). Subclasses override."""
