@@ -225,14 +225,20 @@ class ByorootApp(App[int]):
             factory: Callable[[], Screen[Any]] = getattr(importlib.import_module(module), cls)
             screen = factory()
             # The breakpoint class now, not on the first resize: saves a second full restyle and
-            # layout when the screen first shows (keep in step with HORIZONTAL_BREAKPOINTS).
-            wide = self.size.width >= 120
-            # Not styled yet: Textual styles the whole screen when it first shows.
-            screen.set_class(not wide, "-narrow", update=False)
-            screen.set_class(wide, "-wide", update=False)
+            # layout when the screen first shows. Not styled yet: that happens when it first shows.
+            for name, on in self.breakpoint_classes(self.size.width).items():
+                screen.set_class(on, name, update=False)
             self._steps[step] = screen
             self.install_screen(screen, name=f"step-{step}")
         return self._steps[step]
+
+    def breakpoint_classes(self, width: int) -> dict[str, bool]:
+        """Which of HORIZONTAL_BREAKPOINTS' classes a screen ``width`` columns wide has (as Textual sets them)."""
+        chosen = ""
+        for threshold, name in self.HORIZONTAL_BREAKPOINTS:
+            if width >= threshold:
+                chosen = name
+        return {name: name == chosen for _, name in self.HORIZONTAL_BREAKPOINTS}
 
     def get_default_screen(self) -> Screen[Any]:
         """The media step is the app's first screen, composed in Textual's own start-up.

@@ -76,9 +76,13 @@ class StepScreen(Screen[None]):
             event.refresh_styles = False
 
     def _on_resize(self, event: events.Resize) -> None:
-        """A resize to the size this screen is already laid out at changes nothing: skip Textual's
-        full layout and repaint. At start-up Textual sends two or three such, after the first paint."""
-        if event.size == self.size and self.app.size == event.size:
+        """A resize to the size this screen is already laid out at (its outer_size; `size` is the
+        app's), with the breakpoint classes of that size, changes nothing: skip Textual's layout
+        and repaint. At start-up Textual sends two or three such, after the first paint. (After a
+        real resize the layout comes first and then a Resize of the new size: Textual handles
+        that one, which sets the breakpoint classes.)"""
+        if event.size == self.outer_size and all(
+                self.has_class(name) == on for name, on in self.byoroot.breakpoint_classes(event.size.width).items()):
             event.prevent_default()
 
     def on_step_mount(self) -> None:

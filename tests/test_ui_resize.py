@@ -1,0 +1,62 @@
+"""Resizing the terminal: the step on screen and the steps built ahead of time (not yet shown)
+are laid out for the new size, with the breakpoint classes (-narrow below 120 columns, -wide from
+120) of the new size. A resize to the same size changes nothing on screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from byoroot_tui.core.demo import make_demo
+from byoroot_tui.ui import drive
+from byoroot_tui.ui.app import make_app
+from test_ui_ceremony import run, services
+
+
+def lines(app: Any) -> list[str]:
+    return drive.screen_text(app).rstrip("\n").splitlines()
+
+
+def test_resizing_lays_out_the_shown_step_and_the_steps_built_ahead(tmp_path: Path) -> None:
+    m = make_demo(tmp_path / "demo")
+    app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr,
+                   services=services())
+
+    async def script(pilot: Any) -> None:
+        await drive.wait_for(pilot, lambda: drive.csr_checked(app), "the CSR check")
+        await drive.wait_for(pilot, lambda: getattr(app, "_warm", False), "the warm-up", timeout=30)
+        await drive.wait_for(pilot, lambda: "preview" in app._steps and app._steps["preview"].is_mounted,
+                             "the CSR step built ahead")
+        media = app.screen
+        assert media.has_class("-narrow") and not media.has_class("-wide")
+        assert media.query_one("#media-pane").outer_size.width == 26
+        before = lines(app)
+        await pilot.resize_terminal(80, 24)  # the same size: nothing changes
+        await pilot.pause(0.2)
+        assert lines(app) == before
+
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.3)
+        assert media.has_class("-wide") and not media.has_class("-narrow")
+        assert media.query_one("#media-pane").outer_size.width == 34
+        shown = lines(app)
+        assert len(shown) == 48 and shown[-1].rstrip().endswith("^q Quit")
+
+        await pilot.press("ctrl+n")  # the CSR step, built at 80x24 and never shown until now
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "preview", "the CSR step")
+        await pilot.pause(0.3)
+        preview = app.screen
+        assert preview.has_class("-wide") and not preview.has_class("-narrow")
+        assert preview.size == (160, 48)
+        assert len(lines(app)) == 48 and "^q Quit" in lines(app)[-1]
+
+        await pilot.resize_terminal(90, 30)  # and back below the breakpoint, then to the media step
+        await pilot.pause(0.3)
+        assert preview.has_class("-narrow")
+        await pilot.press("escape")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "media", "the media step")
+        await pilot.pause(0.3)
+        assert media.has_class("-narrow") and media.query_one("#media-pane").outer_size.width == 26
+        assert len(lines(app)) == 30
+
+    run(app, (80, 24), script)
