@@ -6,6 +6,7 @@ import hashlib
 import re
 import struct
 import zlib
+from functools import lru_cache
 
 from byoroot_tui.core.errors import ByorootError
 from byoroot_tui.core.pgpwords import from_words, to_words
@@ -55,13 +56,20 @@ def parse_fingerprint(text: str) -> str:
 
 def qr_matrix(payload: str) -> list[list[bool]]:
     """QR modules (True = dark) including the quiet zone; error correction M."""
+    return [list(row) for row in _qr_rows(payload)]
+
+
+@lru_cache(maxsize=4)
+def _qr_rows(payload: str) -> tuple[tuple[bool, ...], ...]:
+    # Made once per payload: the export draws the same code for the sheet and the PNG, and
+    # qrcode's choice of mask (eight trial encodings in pure Python) is most of the cost.
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
 
     qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QR_BORDER)
     qr.add_data(payload)
     qr.make(fit=True)
-    return [[bool(cell) for cell in row] for row in qr.get_matrix()]
+    return tuple(tuple(bool(cell) for cell in row) for row in qr.get_matrix())
 
 
 def qr_text(matrix: list[list[bool]], *, for_paper: bool = False) -> list[str]:
