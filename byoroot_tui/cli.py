@@ -529,14 +529,17 @@ def main(argv: list[str] | None = None) -> int:
                      "put a command's options after it")
     as_json = getattr(args, "json", False)
     try:
-        from byoroot_tui.core.errors import ByorootError
+        from byoroot_tui.core.errors import ByorootError, TargetExists
 
         try:
             return COMMANDS[args.command](args)
         except ByorootError as exc:
+            reason = str(exc)
+            if isinstance(exc, TargetExists) and getattr(args, "force", None) is False:
+                reason += " (use --force)"
             if as_json:
-                _emit_json({"ok": False, "error": str(exc)})
-            print(f"byoroot: {exc}", file=sys.stderr)
+                _emit_json({"ok": False, "error": reason})
+            print(f"byoroot: {reason}", file=sys.stderr)
             return 1
     except KeyboardInterrupt:
         print("byoroot: interrupted; nothing was written", file=sys.stderr)

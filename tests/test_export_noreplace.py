@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from byoroot_tui.core import export
-from byoroot_tui.core.errors import ExportFailed
+from byoroot_tui.core.errors import ExportFailed, TargetExists
 
 NAME = "intermediate.crt"
 DATA = b"-----BEGIN CERTIFICATE-----\n" + os.urandom(900).hex().encode() + b"\n-----END CERTIFICATE-----\n"
@@ -174,7 +174,7 @@ def test_a_name_taken_in_the_window_is_never_replaced(way: str, folder: Path, no
 
     monkeypatch.setattr(export, "check_writable_target", check_then_other_writer)
     calls = Calls(monkeypatch, folder / NAME)
-    with pytest.raises(ExportFailed, match=f"^{NAME} appeared in .* meanwhile; not overwritten$"):
+    with pytest.raises(TargetExists, match=f"^{NAME} appeared in .* meanwhile; not overwritten$"):
         export.write_new_file(folder, NAME, DATA)
     assert (folder / NAME).read_bytes() == b"the other writer's file\n"
     assert os.listdir(folder) == [NAME]
@@ -235,7 +235,7 @@ def test_a_placeholder_written_into_is_refused_and_kept(folder: Path, no_links, 
         return fd
 
     monkeypatch.setattr(os, "open", claim_then_other_writer)
-    with pytest.raises(ExportFailed, match="appeared in .* meanwhile; not overwritten"):
+    with pytest.raises(TargetExists, match="appeared in .* meanwhile; not overwritten"):
         export.write_new_file(folder, NAME, DATA)
     assert renames == []
     assert os.listdir(folder) == [NAME]
@@ -270,6 +270,7 @@ def test_overwrite_when_asked_still_replaces(links: str, folder: Path, monkeypat
 
 def test_an_existing_file_is_refused_early_without_overwrite(folder: Path, no_links) -> None:  # type: ignore[no-untyped-def]
     (folder / NAME).write_bytes(b"last year's certificate\n")
-    with pytest.raises(ExportFailed, match="already exists .* refusing to overwrite it"):
+    with pytest.raises(TargetExists, match="already exists .* refusing to overwrite it$") as err:
         export.write_new_file(folder, NAME, DATA)
+    assert isinstance(err.value, ExportFailed) and "--force" not in str(err.value)  # CLI wording is the CLI's
     assert os.listdir(folder) == [NAME] and no_links == []

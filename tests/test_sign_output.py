@@ -74,10 +74,16 @@ def test_existing_certificate_is_not_replaced_without_force(ceremony, cli) -> No
     c = ceremony()
     c.cert_path.write_bytes(b"the certificate issued last year\n")
     before = f.listing(c.stick)
-    r = cli(*c.sign_argv())
-    f.assert_refusal(r, "already exists", "--force")
+    log = c.base / "station-log.jsonl"
+    r = cli(*c.sign_argv("--log", log))
+    f.assert_refusal(r, "already exists", "refusing to overwrite it (use --force)")
     assert f.listing(c.stick) == before
     assert c.cert_path.read_bytes() == b"the certificate issued last year\n"
+    # the CLI adds how to replace it; the log keeps the core's reason
+    refused = json.loads(log.read_text().splitlines()[-1])
+    assert refused["event"] == "refused" and refused["reason"].endswith("refusing to overwrite it"), refused
+    r = cli(*c.sign_argv("--log", log, "--json"))
+    assert json.loads(r.out)["error"].endswith("refusing to overwrite it (use --force)")
 
 
 def test_existing_certificate_is_replaced_with_force(ceremony, cli) -> None:  # type: ignore[no-untyped-def]

@@ -392,3 +392,34 @@ def test_typed_ahead_keys_land_in_the_right_fields(demo, tmp_path: Path) -> None
 
     run(app, (80, 24), script)
     openssl_verify(m.root_cert, m.stick / CERT_NAME)
+
+
+def test_a_file_that_appears_before_a_retry_is_replaced_only_when_confirmed(demo, tmpfs: Path) -> None:  # type: ignore[no-untyped-def]
+    # The retry finds intermediate.crt there (the core raises TargetExists): the officers are asked,
+    # by the kind of refusal, not by its words; "no" keeps the file, "yes" replaces it.
+    m, _ = demo
+    app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, out=tmpfs, services=services())
+
+    async def script(pilot: Any) -> None:
+        c = app.ceremony
+        await drive.to_review(pilot, app)
+        await drive.confirm_officers(pilot, app)
+        remount(tmpfs, "ro")
+        await drive.sign(pilot, app)
+        assert c.write_error and c.sign_count == 1
+        remount(tmpfs, "rw")
+        (tmpfs / CERT_NAME).write_text("put there meanwhile\n")
+        await pilot.press("r")
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", "the question")
+        assert drive.shows(app, CERT_NAME)
+        await pilot.press("n")
+        await drive.wait_for(pilot, lambda: not app.screen.writing, "back on the sign step")
+        assert (tmpfs / CERT_NAME).read_text() == "put there meanwhile\n" and c.written is None
+        await pilot.press("r")
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", "the question again")
+        await pilot.press("y")
+        await drive.wait_for(pilot, lambda: c.written is not None, "the write")
+        assert c.written == tmpfs / CERT_NAME and c.sign_count == 1
+
+    run(app, (80, 24), script)
+    openssl_verify(m.root_cert, tmpfs / CERT_NAME)

@@ -34,5 +34,10 @@ class ExportFailed(ByorootError):
     """The certificate could not be written to the medium; nothing partial was left."""
 
 
+class TargetExists(ExportFailed):
+    """A file of that name is already in the folder (or appeared there while writing); nothing
+    was replaced. The CLI adds how to replace it (--force); the app asks the officers."""
+
+
 class VerifyFailed(ByorootError):
     """A certificate did not pass `verify`."""

@@ -26,7 +26,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from byoroot_tui.core.errors import ExportFailed
+from byoroot_tui.core.errors import ExportFailed, TargetExists
 from byoroot_tui.core.text import safe_text
 
 _REASONS = {
@@ -68,8 +68,8 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _appeared(filename: str, folder: Path) -> ExportFailed:
-    return ExportFailed(f"{filename} appeared in {_where(folder)} meanwhile; not overwritten")
+def _appeared(filename: str, folder: Path) -> TargetExists:
+    return TargetExists(f"{filename} appeared in {_where(folder)} meanwhile; not overwritten")
 
 
 # errno values meaning "this kernel or filesystem cannot rename without replacing": try the next way
@@ -184,7 +184,7 @@ def check_writable_target(directory: str | os.PathLike[str], filename: str, over
         raise ExportFailed(f"cannot write to {_where(folder)}: not an existing folder")
     target = folder / filename
     if (target.exists() or target.is_symlink()) and not overwrite:
-        raise ExportFailed(f"{filename} already exists in {_where(folder)}; refusing to overwrite it (use --force)")
+        raise TargetExists(f"{filename} already exists in {_where(folder)}; refusing to overwrite it")
     return target
 
 

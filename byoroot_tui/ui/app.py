@@ -65,14 +65,21 @@ class Services:
 
 def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
     """(result, None) or (None, one-line reason). Never raises."""
+    result, reason, _ = attempt(fn, *args, **kwargs)
+    return result, reason
+
+
+def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None, type[BaseException] | None]:
+    """As `guarded`, plus the type of what was raised (None when it worked): a screen decides
+    what to offer by the kind of refusal (KeyUnusable, TargetExists), never by its words."""
     try:
-        return fn(*args, **kwargs), None
+        return fn(*args, **kwargs), None, None
     except ByorootError as exc:
-        return None, str(exc)
+        return None, str(exc), type(exc)
     except MemoryError:
-        return None, "out of memory"
+        return None, "out of memory", MemoryError
     except Exception as exc:  # a bug, not the officer's fault: never a traceback on screen
-        return None, f"internal error ({type(exc).__name__}); nothing was signed or written"
+        return None, f"internal error ({type(exc).__name__}); nothing was signed or written", type(exc)
 
 
 # ------------------------------------------------------------------ worker messages

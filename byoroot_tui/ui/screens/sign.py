@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from byoroot_tui.core.ceremony import CERT_NAME
-from byoroot_tui.core.errors import KeyUnusable
+from byoroot_tui.core.errors import KeyUnusable, TargetExists
 from byoroot_tui.core.text import safe_text
-from byoroot_tui.ui.app import guarded
+from byoroot_tui.ui.app import attempt, guarded
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
@@ -62,9 +62,10 @@ class WriteDone(Message):
 
 
 class WriteFailed(Message):
-    def __init__(self, reason: str, folder: Path, copy: bool = False) -> None:
+    def __init__(self, reason: str, folder: Path, copy: bool = False, kind: type[BaseException] | None = None) -> None:
         super().__init__()
         self.reason, self.folder, self.copy = reason, folder, copy
+        self.exists = kind is not None and issubclass(kind, TargetExists)  # a file of that name is there
 
 
 def _export(issued: Any, folder: Path, officers: list[str], csr_file: str, log_path: Path | None,
@@ -97,11 +98,11 @@ class CertificateWriter:
     @work(thread=True, group="write", exclusive=True, exit_on_error=False)
     def write_certificate(self, folder: Path, overwrite: bool, copy: bool = False) -> None:
         """Export again (a retry, another medium, or a copy) from the certificate already signed."""
-        exported, error = guarded(_export, *self.export_args(folder, overwrite, copy))
+        exported, error, kind = attempt(_export, *self.export_args(folder, overwrite, copy))
         if error is None:
             self.post_message(WriteDone(exported, copy))  # type: ignore[attr-defined]
         else:
-            self.post_message(WriteFailed(error, folder, copy))  # type: ignore[attr-defined]
+            self.post_message(WriteFailed(error, folder, copy, kind))  # type: ignore[attr-defined]
 
     def pick_folder(self, title: str, start: Path, then: Any) -> None:
         from byoroot_tui.ui.screens.modals import PathPicker
@@ -175,31 +176,22 @@ class SignScreen(CertificateWriter, StepScreen):
                     log_path: Path, log_fields: dict[str, object]) -> None:
         from byoroot_tui.core.keyref import sign_with_key
 
-        key_failed: list[bool] = []
-
-        def sign() -> Any:
-            """Open the key, sign, verify, drop the key; the secret is wiped (core.keyref)."""
-            try:
-                return sign_with_key(ref, secret, plan, lambda s: self.post_message(SignProgress(s)))
-            except KeyUnusable:
-                key_failed.append(True)
-                raise
-
-        issued, error = guarded(sign)
+        # Open the key, sign, verify, drop the key; the secret is wiped (core.keyref).
+        issued, error, kind = attempt(sign_with_key, ref, secret, plan, lambda s: self.post_message(SignProgress(s)))
         if error is not None:
             _, log_error = guarded(_log_refusal, log_path, log_fields, error)  # as `byoroot sign` does
             if log_error is not None:
                 error = f"{error} (and the station log could not record it: {log_error})"
-            self.post_message(SignFailed(error, key=bool(key_failed)))
+            self.post_message(SignFailed(error, key=kind is not None and issubclass(kind, KeyUnusable)))
             return
         self.post_message(Signed(issued))
         self.post_message(SignProgress("write"))
         officers = [o for o in log_fields.get("officers", []) if isinstance(o, str)]  # type: ignore[union-attr]
-        exported, error = guarded(_export, issued, folder, officers, plan.csr.name, log_path, overwrite)
+        exported, error, kind = attempt(_export, issued, folder, officers, plan.csr.name, log_path, overwrite)
         if error is None:
             self.post_message(WriteDone(exported))
         else:
-            self.post_message(WriteFailed(error, folder))
+            self.post_message(WriteFailed(error, folder, kind=kind))
 
     # -------------------------------------------------------------- results
 
@@ -244,7 +236,7 @@ class SignScreen(CertificateWriter, StepScreen):
         self.refresh_bindings()
         from byoroot_tui.core.ceremony import existing_exports
 
-        if ("already exists" in msg.reason or "appeared" in msg.reason) and existing_exports(msg.folder):
+        if msg.exists and existing_exports(msg.folder):
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.ceremony.overwrite = True
