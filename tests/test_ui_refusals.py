@@ -318,12 +318,8 @@ def test_write_failure_then_retry_same_folder_once_writable(demo, tmpfs: Path) -
 
     async def script(pilot: Any) -> None:
         c = app.ceremony
-        await drive.to_review(pilot, app)
-        await drive.confirm_officers(pilot, app)
-        remount(tmpfs, "ro")
-        await drive.sign(pilot, app)
+        await signed_onto_a_read_only_stick(pilot, app, tmpfs)
         fp = c.issued.sha256
-        assert c.write_error
         remount(tmpfs, "rw")  # the officer flips the stick's lock switch back
         await pilot.press("r")
         await drive.wait_for(pilot, lambda: c.written is not None, "the retried write")
@@ -391,7 +387,16 @@ def test_typed_ahead_keys_land_in_the_right_fields(demo, tmp_path: Path) -> None
         assert (c.officer1, c.officer2) == ("Alice", "Bob") and c.sign_count == 1
 
     run(app, (80, 24), script)
-    openssl_verify(m.root_cert, m.stick / CERT_NAME)
+    openssl_verify(m.root_cert, tmpfs / CERT_NAME)
+
+
+async def signed_onto_a_read_only_stick(pilot: Any, app: Any, stick: Path) -> None:
+    """Two officers confirm, the stick turns read-only, SIGN: signed once, not written."""
+    await drive.to_review(pilot, app)
+    await drive.confirm_officers(pilot, app)
+    remount(stick, "ro")
+    await drive.sign(pilot, app)
+    assert app.ceremony.write_error and app.ceremony.sign_count == 1
 
 
 def test_a_file_that_appears_before_a_retry_is_replaced_only_when_confirmed(demo, tmpfs: Path) -> None:  # type: ignore[no-untyped-def]
@@ -402,11 +407,7 @@ def test_a_file_that_appears_before_a_retry_is_replaced_only_when_confirmed(demo
 
     async def script(pilot: Any) -> None:
         c = app.ceremony
-        await drive.to_review(pilot, app)
-        await drive.confirm_officers(pilot, app)
-        remount(tmpfs, "ro")
-        await drive.sign(pilot, app)
-        assert c.write_error and c.sign_count == 1
+        await signed_onto_a_read_only_stick(pilot, app, tmpfs)
         remount(tmpfs, "rw")
         (tmpfs / CERT_NAME).write_text("put there meanwhile\n")
         await pilot.press("r")
