@@ -387,7 +387,7 @@ def test_typed_ahead_keys_land_in_the_right_fields(demo, tmp_path: Path) -> None
         assert (c.officer1, c.officer2) == ("Alice", "Bob") and c.sign_count == 1
 
     run(app, (80, 24), script)
-    openssl_verify(m.root_cert, tmpfs / CERT_NAME)
+    openssl_verify(m.root_cert, m.stick / CERT_NAME)
 
 
 async def signed_onto_a_read_only_stick(pilot: Any, app: Any, stick: Path) -> None:
