@@ -107,6 +107,14 @@ def test_whole_ceremony_to_a_verified_certificate(demo, size: tuple[int, int], t
         assert drive.shows(app, "No clipboard on this station (normal when offline)")
         await pilot.press("v")
         await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "QrModal", "the QR modal")
+        modal = app.screen
+        assert modal.query_one(QrCode).payload == fp
+        for close in ("escape", "enter", "v"):  # each closes it; "v" opens the same one again
+            await pilot.press(close)
+            await drive.wait_for(pilot, lambda: drive.step_of(app) == "result", "back on the result")
+            await pilot.press("v")
+            await drive.wait_for(pilot, lambda: app.screen is modal, "the QR modal again")
+            assert "▀" in drive.screen_text(app) or "▄" in drive.screen_text(app)  # the code is drawn
         await pilot.press("escape")
         await pilot.press("ctrl+q")
 

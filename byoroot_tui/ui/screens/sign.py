@@ -456,8 +456,15 @@ class ResultScreen(CertificateWriter, StepScreen):
     def action_qr(self) -> None:
         from byoroot_tui.ui.screens.modals import QrModal
 
-        if self.ceremony.issued is not None:
-            self.app.push_screen(QrModal(self.ceremony.issued.sha256))
+        issued = self.ceremony.issued
+        if issued is None:
+            return
+        # One modal per certificate, kept installed: opening it again shows the same screen,
+        # instead of composing a new one while the last one is torn down.
+        name = f"qr-{issued.sha256}"
+        if not self.app.is_screen_installed(name):
+            self.app.install_screen(QrModal(issued.sha256), name=name)
+        self.app.push_screen(name)
 
     def action_write_copy(self) -> None:
         c = self.ceremony
