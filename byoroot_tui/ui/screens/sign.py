@@ -459,8 +459,8 @@ class ResultScreen(CertificateWriter, StepScreen):
         issued = self.ceremony.issued
         if issued is None:
             return
-        # One modal per certificate, kept installed: opening it again shows the same screen,
-        # instead of composing a new one while the last one is torn down.
+        # One modal per certificate, kept installed: opening it again shows the same screen
+        # instead of composing a new one each time.
         name = f"qr-{issued.sha256}"
         if not self.app.is_screen_installed(name):
             self.app.install_screen(QrModal(issued.sha256), name=name)
