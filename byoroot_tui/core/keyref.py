@@ -10,7 +10,8 @@ import time, so the app's start-up stays fast.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -103,26 +104,39 @@ def open_signer(ref: KeyRef, secret: bytearray | None) -> RootSigner:
     as `KeyUnusable`, with the reason unchanged.
     """
     try:
-        if isinstance(ref, KeyFile):
-            from byoroot_tui.core.signer import load_root_key
+        with _key_fault():
+            if isinstance(ref, KeyFile):
+                from byoroot_tui.core.signer import load_root_key
 
-            return load_root_key(ref.path, lambda: secret)
-        from byoroot_tui.core.pkcs11 import Pkcs11Signer, Pkcs11Uri
+                return load_root_key(ref.path, lambda: secret)
+            from byoroot_tui.core.pkcs11 import Pkcs11Signer, Pkcs11Uri
 
-        # The PIN typed is given as the URI's pin-value (a copy, wiped below): like `--pin-file`,
-        # a PIN typed for a token with a PIN pad logs in with it; with none typed, the pad is used.
-        uri = Pkcs11Uri(token=ref.token_label, serial=ref.token_serial or None, object=ref.key_label or None,
-                        id=ref.key_id or None, type="private", pin_value=bytearray(secret) if secret else None)
-        try:
-            return Pkcs11Signer(uri, module_path=ref.module)
-        finally:
-            uri.wipe()
+            # The PIN typed is given as the URI's pin-value (a copy, wiped below): like `--pin-file`,
+            # a PIN typed for a token with a PIN pad logs in with it; with none typed, the pad is used.
+            uri = Pkcs11Uri(token=ref.token_label, serial=ref.token_serial or None, object=ref.key_label or None,
+                            id=ref.key_id or None, type="private", pin_value=bytearray(secret) if secret else None)
+            try:
+                return Pkcs11Signer(uri, module_path=ref.module)
+            finally:
+                uri.wipe()
+    finally:
+        wipe(secret)
+
+
+@contextmanager
+def _key_fault(failed: str | None = None) -> Iterator[None]:
+    """A refusal inside is the key's: raised as `KeyUnusable`, with the reason unchanged. With
+    ``failed``, any other error too (with that reason: its own text could hold anything)."""
+    try:
+        yield
     except KeyUnusable:
         raise
     except ByorootError as exc:
         raise KeyUnusable(str(exc)) from exc
-    finally:
-        wipe(secret)
+    except Exception:
+        if failed is None:
+            raise
+        raise KeyUnusable(failed) from None
 
 
 class _KeyBlamed:
@@ -136,14 +150,8 @@ class _KeyBlamed:
         return getattr(self._signer, name)
 
     def sign(self, tbs: bytes, hash_algorithm: hashes.HashAlgorithm | None) -> bytes:
-        try:
+        with _key_fault("the root signer failed to sign"):
             return self._signer.sign(tbs, hash_algorithm)
-        except KeyUnusable:
-            raise
-        except ByorootError as exc:
-            raise KeyUnusable(str(exc)) from exc
-        except Exception:
-            raise KeyUnusable("the root signer failed to sign") from None
 
 
 def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
@@ -159,10 +167,8 @@ def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
 
     signer = open_signer(ref, secret)
     try:
-        try:
+        with _key_fault():
             check_signer_matches(signer, plan.root)  # sign_plan checks again; a mismatch is the key's
-        except ByorootError as exc:
-            raise KeyUnusable(str(exc)) from exc
         progress("sign")
         return sign_plan(plan, _KeyBlamed(signer))  # type: ignore[arg-type]
     finally:
