@@ -72,6 +72,10 @@ def _qr_rows(payload: str) -> tuple[tuple[bool, ...], ...]:
     return tuple(tuple(bool(cell) for cell in row) for row in qr.get_matrix())
 
 
+# (top module is a block, bottom module is a block) -> character
+HALF_BLOCKS = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
+
+
 def qr_text(matrix: list[list[bool]], *, for_paper: bool = False) -> list[str]:
     """The matrix as half-block characters, two module rows per text line.
 
@@ -81,8 +85,7 @@ def qr_text(matrix: list[list[bool]], *, for_paper: bool = False) -> list[str]:
     """
     rows = matrix + ([[False] * len(matrix[0])] if len(matrix) % 2 else [])
     ink = (lambda m: m) if for_paper else (lambda m: not m)
-    glyph = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
-    return ["".join(glyph[(ink(t), ink(b))] for t, b in zip(top, bottom)) for top, bottom in zip(rows[0::2], rows[1::2])]
+    return ["".join(HALF_BLOCKS[(ink(t), ink(b))] for t, b in zip(top, bottom)) for top, bottom in zip(rows[0::2], rows[1::2])]
 
 
 def qr_png(matrix: list[list[bool]], scale: int = 10) -> bytes:

@@ -7,15 +7,11 @@ modules on a light background.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 DARK_ON_LIGHT = Style(color="#000000", bgcolor="#ffffff")
-# (top module dark, bottom module dark) -> character; the foreground is the dark colour.
-_CELLS = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
 
 
 def qr_matrix(payload: str) -> list[list[bool]]:
@@ -27,32 +23,24 @@ def qr_matrix(payload: str) -> list[list[bool]]:
 
 
 def half_block_lines(matrix: list[list[bool]]) -> list[str]:
-    """Two matrix rows per text line; an odd last row is paired with a light row."""
-    lines = []
-    width = len(matrix[0]) if matrix else 0
-    for y in range(0, len(matrix), 2):
-        top = matrix[y]
-        bottom = matrix[y + 1] if y + 1 < len(matrix) else [False] * width
-        lines.append("".join(_CELLS[(t, b)] for t, b in zip(top, bottom)))
-    return lines
+    """Two matrix rows per text line; an odd last row is paired with a light row. The dark modules
+    are the blocks, as on the printed sheet (the widget draws them dark on a fixed light ground)."""
+    from byoroot_tui.core.fingerprint import qr_text
+
+    return qr_text(matrix, for_paper=True)
 
 
 def lines_to_matrix(lines: list[str]) -> list[list[bool]]:
     """The inverse of `half_block_lines` (for tests: what is drawn is exactly the code)."""
-    inverse = {v: k for k, v in _CELLS.items()}
+    from byoroot_tui.core.fingerprint import HALF_BLOCKS
+
+    inverse = {v: k for k, v in HALF_BLOCKS.items()}
     rows: list[list[bool]] = []
     for line in lines:
         pairs = [inverse[c] for c in line]
         rows.append([p[0] for p in pairs])
         rows.append([p[1] for p in pairs])
     return rows
-
-
-@lru_cache(maxsize=8)
-def _drawn(payload: str) -> tuple[str, ...]:
-    """The half-block lines of ``payload``'s QR code, made once (12-30 ms) for the result screen
-    and every opening of the full-screen QR after it. The payload is a public fingerprint."""
-    return tuple(half_block_lines(qr_matrix(payload)))
 
 
 class QrCode(Widget):
@@ -68,7 +56,7 @@ class QrCode(Widget):
     def __init__(self, payload: str, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.payload = payload
-        self._lines = list(_drawn(payload))
+        self._lines = half_block_lines(qr_matrix(payload))  # the core makes the matrix once per payload
 
     @property
     def lines(self) -> list[str]:
