@@ -339,8 +339,9 @@ class ByorootApp(App[int]):
             importlib.import_module(module)
         for name in ("byoroot_tui.ui.widgets.qr", "byoroot_tui.ui.screens.modals", "byoroot_tui.core.csr",
                      "byoroot_tui.core.profiles", "byoroot_tui.core.issue", "byoroot_tui.core.signer",
-                     "byoroot_tui.core.export", "qrcode", "pkilint.pkix.certificate", "pkilint.document",
-                     "pkilint.validation", "pyasn1_alt_modules.rfc5280"):
+                     "byoroot_tui.core.export", "byoroot_tui.core.record", "byoroot_tui.core.fingerprint",
+                     "byoroot_tui.core.keyref", "byoroot_tui.core.stationlog", "qrcode", "pkilint.pkix.certificate",
+                     "pkilint.document", "pkilint.validation", "pyasn1_alt_modules.rfc5280"):
             try:
                 importlib.import_module(name)
             except Exception:

@@ -50,6 +50,7 @@ from byoroot_tui.core.media import (
 )
 from byoroot_tui.core.text import safe_text
 from byoroot_tui.ui.screens.base import StepScreen
+from byoroot_tui.ui.widgets.readout import Readout
 
 REVEAL_MAX = 20  # folders holding the first found CSRs that are opened by themselves
 
@@ -208,13 +209,13 @@ class MediaScreen(StepScreen):
                 yield Static(Text("Media"), classes="pane-title")
                 yield OptionList(id="media-list")
             with Vertical(id="files-pane"):
-                yield Static(Text("Files"), id="files-title", classes="pane-title")
+                yield Readout(Text("Files"), id="files-title", classes="pane-title")
                 tree = FilesTree(Text("no medium"), id="files")
                 tree.show_root = False
                 tree.auto_expand = True
                 yield tree
-                yield Static(id="search-status", markup=False)
-        yield Static(id="selection", classes="selection", markup=False)
+                yield Readout(id="search-status")
+        yield Readout(id="selection", classes="selection")
 
     def on_step_mount(self) -> None:
         # The first list at once (the mount table, /sys, and a stat of each --media-root: no folder

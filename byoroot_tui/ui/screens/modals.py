@@ -15,6 +15,7 @@ from textual.widgets import Button, DirectoryTree, Static
 from byoroot_tui.core.text import safe_text
 from byoroot_tui.ui.widgets.keybar import KeyBar
 from byoroot_tui.ui.widgets.qr import QrCode
+from byoroot_tui.ui.widgets.readout import Readout
 
 
 class ErrorModal(ModalScreen[None]):
@@ -109,7 +110,7 @@ class PathPicker(ModalScreen["Path | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
             yield Static(Text(self.title_text), classes="dialog-title")
-            yield Static(Text(safe_text(str(self.start))), id="picker-where", classes="dim")
+            yield Readout(Text(safe_text(str(self.start))), id="picker-where", classes="dim")
             yield SafeDirectoryTree(self.start, id="picker-tree")
             hint = "Enter opens a folder or chooses a file" if self.want == "file" else "Highlight a folder, then ctrl+s chooses it"
             yield Static(Text(hint), classes="dim")

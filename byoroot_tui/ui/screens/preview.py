@@ -13,6 +13,7 @@ from textual.widgets import Static
 from byoroot_tui.core.ceremony import extension_rows
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.widgets.fingerprint import grouped
+from byoroot_tui.ui.widgets.readout import Readout
 
 SEVERITY_STYLE = {"refuse": "bold red", "warn": "yellow", "info": "cyan"}
 SEVERITY_WORD = {"refuse": "REFUSE", "warn": "WARN", "info": "INFO"}
@@ -43,12 +44,12 @@ class PreviewScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="preview-body", classes="body"):
-            yield Static(id="verdict", classes="verdict", markup=False)
-            yield Static(id="csr-summary", markup=False)
+            yield Readout(id="verdict", classes="verdict")
+            yield Readout(id="csr-summary")
             yield Static(Text("Requested extensions"), id="ext-title", classes="section-title")
-            yield Static(id="extensions", markup=False)
+            yield Readout(id="extensions")
             yield Static(Text("Findings"), id="findings-title", classes="section-title")
-            yield Static(id="findings", markup=False)
+            yield Readout(id="findings")
 
     def on_step_mount(self) -> None:
         self.set_focus(self.query_one("#preview-body"))
@@ -58,24 +59,26 @@ class PreviewScreen(StepScreen):
         if not self.is_mounted:
             return
         c = self.ceremony
-        verdict = self.query_one("#verdict", Static)
         detail_ids = ("#csr-summary", "#ext-title", "#extensions", "#findings-title", "#findings")
-        verdict.remove_class("ok", "refused", "pending")
+        verdict = self.query_one("#verdict", Static)
+
+        def say(kind: str, text: Text) -> None:
+            for name in ("ok", "refused", "pending"):
+                verdict.set_class(name == kind, name)  # only a change of class restyles it
+            verdict.update(text)
+
         name = c.csr_path.name if c.csr_path else "(none)"
         if c.csr_path is None:
-            verdict.add_class("pending")
-            verdict.update(Text("No CSR chosen yet: go back (esc) and pick one on the medium."))
+            say("pending", Text("No CSR chosen yet: go back (esc) and pick one on the medium."))
             self._show_details(detail_ids, False)
             return
         if c.csr_error:
-            verdict.add_class("refused")
-            verdict.update(Text.assemble(("REFUSED  ", "bold"), c.csr_error, "\nThis file cannot be signed. Go back (esc) and choose another."))
+            say("refused", Text.assemble(("REFUSED  ", "bold"), c.csr_error, "\nThis file cannot be signed. Go back (esc) and choose another."))
             self._show_details(detail_ids, False)
             return
         info = c.csr
         if info is None:
-            verdict.add_class("pending")
-            verdict.update(Text("Reading the CSR…"))
+            say("pending", Text("Reading the CSR…"))
             self._show_details(detail_ids, False)
             return
         from byoroot_tui.core.errors import ByorootError
@@ -84,8 +87,7 @@ class PreviewScreen(StepScreen):
         try:
             profile = c.profile
         except ByorootError as exc:  # a profile file that vanished or broke meanwhile
-            verdict.add_class("refused")
-            verdict.update(Text.assemble(("REFUSED  ", "bold"), str(exc)))
+            say("refused", Text.assemble(("REFUSED  ", "bold"), str(exc)))
             self._show_details(detail_ids, False)
             return
         checking = False
@@ -99,19 +101,16 @@ class PreviewScreen(StepScreen):
             findings, checking = list(info.findings), True
         blocking = refusals(findings)
         if checking and not blocking:
-            verdict.add_class("pending")
-            verdict.update(Text(f"Checking the CSR against profile {profile.name} (lint)…"))
+            say("pending", Text(f"Checking the CSR against profile {profile.name} (lint)…"))
         elif blocking:
-            verdict.add_class("refused")
-            verdict.update(Text.assemble(("REFUSED  ", "bold"), blocking[0].message,
+            say("refused", Text.assemble(("REFUSED  ", "bold"), blocking[0].message,
                                          "\nThis CSR cannot be signed. Go back (esc) and choose another file."))
         else:
             warns = sum(1 for f in findings if f.severity == "warn")
-            verdict.add_class("ok")
-            verdict.update(Text.assemble(("ACCEPTABLE  ", "bold"),
-                                         f"profile {profile.name} can sign this CSR"
-                                         + (f" ({warns} warning{'s' if warns != 1 else ''} below)" if warns else "")
-                                         + ".  ctrl+n: next step"))
+            say("ok", Text.assemble(("ACCEPTABLE  ", "bold"),
+                                    f"profile {profile.name} can sign this CSR"
+                                    + (f" ({warns} warning{'s' if warns != 1 else ''} below)" if warns else "")
+                                    + ".  ctrl+n: next step"))
         self._show_details(detail_ids, True)
 
         summary = kv_table()

@@ -12,6 +12,7 @@ from byoroot_tui.core.ceremony import DEFAULT_PROFILE_NAME
 from byoroot_tui.core.validity import validity_window
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
+from byoroot_tui.ui.widgets.readout import Readout
 
 
 def day(dt) -> str:  # type: ignore[no-untyped-def]
@@ -26,9 +27,9 @@ class ProfileScreen(StepScreen):
             with Vertical(id="profile-pane"):
                 yield Static(Text("Profiles"), classes="pane-title")
                 yield OptionList(id="profile-list")
-                yield Static(id="profile-errors", markup=False)
+                yield Readout(id="profile-errors")
             with VerticalScroll(id="profile-detail-pane"):
-                yield Static(id="profile-detail", markup=False)
+                yield Readout(id="profile-detail")
 
     def on_step_mount(self) -> None:
         from byoroot_tui.core.profiles import find_profiles

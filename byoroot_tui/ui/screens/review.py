@@ -19,6 +19,7 @@ from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
 from byoroot_tui.ui.widgets.fingerprint import grouped
+from byoroot_tui.ui.widgets.readout import Readout
 
 
 _HEX_RUN = re.compile(r"(?:[0-9a-f]{2}:){10,}[0-9a-f]{2}")
@@ -60,37 +61,44 @@ class ReviewScreen(StepScreen):
         with Container(id="review-body", classes="body"):
             with VerticalScroll(id="plan-pane"):
                 yield Static(Text("Certificate to be issued"), classes="section-title")
-                yield Static(id="plan", markup=False)
-                yield Static(id="plan-warnings", markup=False)
+                yield Readout(id="plan")
+                yield Readout(id="plan-warnings")
                 yield Static(Text("Output"), classes="section-title")
-                yield Static(id="out-path", markup=False)
+                yield Readout(id="out-path")
                 yield Static(Text("CSR SHA-256 (compare with the requester's)"), classes="section-title")
-                yield Static(id="csr-sha", markup=False)
+                yield Readout(id="csr-sha")
             with Vertical(id="officer-pane"):
                 yield Static(Text("Each officer types their name; Enter confirms the certificate above"),
                              classes="officer-hint")
                 with Horizontal(classes="officer-row"):
                     yield Static(Text("Officer 1"), classes="officer-label")
                     yield Input(placeholder="name", id="officer1", max_length=80, compact=True)
-                    yield Static(id="officer1-status", classes="officer-status", markup=False)
+                    yield Readout(id="officer1-status", classes="officer-status")
                 with Horizontal(classes="officer-row"):
                     yield Static(Text("Officer 2"), classes="officer-label")
                     yield Input(placeholder="a different person's name", id="officer2", max_length=80,
                                 compact=True, disabled=True)
-                    yield Static(id="officer2-status", classes="officer-status", markup=False)
+                    yield Readout(id="officer2-status", classes="officer-status")
                 with Horizontal(classes="officer-row"):
                     yield Static(Text(f"Type {SIGN_WORD}"), classes="officer-label")
                     yield Input(placeholder=f"type {SIGN_WORD}, then Enter", id="sign-word",
                                 max_length=10, compact=True, disabled=True)
                     yield Static(classes="officer-status")
-                yield Static(id="sign-status", markup=False)
+                yield Readout(id="sign-status")
 
     def on_screen_resume(self) -> None:
         if not self.ceremony.plan_is_current() and not self.ceremony.signed:
-            self.ceremony.set_plan(None, None)
-            self.byoroot.start_plan()
+            self.ceremony.set_plan(None, None)  # shown as being worked out
+            # After this step's first frame: the plan's worker thread (lint) would slow its paint.
+            self.call_after_refresh(self._start_plan)
         super().on_screen_resume()
         self._focus_next_field()
+
+    def _start_plan(self) -> None:
+        c = self.ceremony
+        if self.is_current and c.plan is None and c.plan_error is None and not c.signed:
+            self.byoroot.start_plan()
+            self.safe_sync()  # a profile that broke meanwhile is refused at once, without a worker
 
     def _focus_next_field(self) -> None:
         c = self.ceremony

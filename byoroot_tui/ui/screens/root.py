@@ -17,6 +17,7 @@ from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
 from byoroot_tui.ui.widgets.fingerprint import grouped
+from byoroot_tui.ui.widgets.readout import Readout
 
 
 class RootScreen(StepScreen):
@@ -37,10 +38,10 @@ class RootScreen(StepScreen):
                 yield Static(Text("Root cert"), classes="field-name")
                 yield Input(value=str(c.root_cert_path or ""), placeholder="root certificate file (PEM or DER)",
                             id="root-cert-path", compact=True)
-            yield Static(id="root-info", markup=False)
+            yield Readout(id="root-info")
             with Horizontal(classes="field-row"):
                 yield Static(Text("Key is in"), classes="field-name")
-                yield Static(id="key-source", markup=False)
+                yield Readout(id="key-source")
             with Vertical(id="file-key"):
                 with Horizontal(classes="field-row"):
                     yield Static(Text("Root key"), classes="field-name")
@@ -65,7 +66,7 @@ class RootScreen(StepScreen):
                     yield Static(Text("PIN"), classes="field-name")
                     yield Input(password=True, placeholder="hidden; the token's user PIN; Enter checks the key",
                                 id="pin", compact=True)
-            yield Static(id="key-status", markup=False)
+            yield Readout(id="key-status")
 
     def __init__(self) -> None:
         super().__init__()

@@ -26,6 +26,7 @@ from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
 from byoroot_tui.ui.screens.review import colon_hex
 from byoroot_tui.ui.widgets.fingerprint import Fingerprint, grouped
+from byoroot_tui.ui.widgets.readout import Readout
 
 STAGES = (
     ("key", "Load the root key"),
@@ -146,10 +147,10 @@ class SignScreen(CertificateWriter, StepScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="sign-body", classes="body"):
             yield Static(Text("Signing with the root key"), classes="section-title")
-            yield Static(id="stages", markup=False)
+            yield Readout(id="stages")
             yield ProgressBar(total=len(STAGES), show_eta=False, id="sign-progress")
-            yield Static(id="signed-facts", markup=False)
-            yield Static(id="write-status", markup=False)
+            yield Readout(id="signed-facts")
+            yield Readout(id="write-status")
 
     def arm(self, secret: bytearray | None) -> None:
         """Signing starts when this screen shows; the passphrase buffer is handed to the worker."""
@@ -383,13 +384,13 @@ class ResultScreen(CertificateWriter, StepScreen):
 
         with VerticalScroll(id="result-body", classes="body"):
             with Vertical(id="result-main"):
-                yield Static(id="result-status", markup=False)
+                yield Readout(id="result-status")
                 yield Static(Text("SHA-256 fingerprint of intermediate.crt (DER)"), classes="section-title")
                 yield Fingerprint(fp, id="fingerprint")
-                yield Static(id="copy-status", markup=False)
+                yield Readout(id="copy-status")
                 yield Static(Text("PGP words (read aloud in order)"), classes="section-title")
-                yield Static(id="pgp-words", markup=False)
-                yield Static(id="result-facts", markup=False)
+                yield Readout(id="pgp-words")
+                yield Readout(id="result-facts")
             with Vertical(id="result-qr"):
                 yield Static(Text("Scan to compare (lowercase hex SHA-256)"), classes="section-title")
                 yield QrCode(fp, id="qr")
