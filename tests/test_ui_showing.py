@@ -1,12 +1,14 @@
 """How a step shows: drawn ahead of time, restyled only when something app-wide changed, fields
 redrawn only when what they show changed (docs/DESIGN.md, "Step switches"). Each is a shortcut
 past Textual's own redrawing; each test here checks that the officers still see what the
-ceremony holds now, never a stale drawing.
+ceremony holds now, never a stale drawing. Last, garbage is collected in idle moments.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,32 @@ def test_a_readout_redraws_on_a_change_only() -> None:
             assert "[b]second[/b]" in drive.screen_text(app)  # type: ignore[arg-type]
 
     asyncio.run(script())
+
+
+# Garbage collection in idle moments --------------------------------------------------------------
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_garbage_is_collected_in_idle_moments_and_gc_is_restored_after(tmp_path: Path) -> None:
+    before = (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count())
+    app = demo_app(tmp_path)
+
+    async def script(pilot: Any) -> None:
+        await ready(pilot, app)
+        await drive.wait_for(pilot, lambda: not gc.isenabled(), "automatic collection off after the warm-up")
+        await pilot.press("down")  # an officer at the keyboard: no collection for a moment
+        c = Cycle()
+        dead = weakref.ref(c)
+        del c
+        for _ in range(2000):  # enough allocations for a young collection
+            Cycle()
+        await pilot.pause(0.1)
+        assert dead() is not None  # not collected while the officers are pressing keys
+        await drive.wait_for(pilot, lambda: dead() is None, "an idle-moment collection", timeout=5)
+
+    run(app, (100, 30), script)
+    assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before

@@ -7,14 +7,16 @@ error a worker meets becomes the core's one-line reason, shown inline or in a mo
 
 from __future__ import annotations
 
+import gc
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -347,6 +349,49 @@ class ByorootApp(App[int]):
             except Exception:
                 pass
 
+    # -------------------------------------------------------------- garbage collection
+    # Python collects garbage when allocations cross a threshold, in the middle of whatever runs
+    # then: a key's repaint, or a worker's lint holding the interpreter. bench-tui caught a 30 ms
+    # young collection inside a 13 ms step switch, and full collections of ~50 ms. After the
+    # warm-up, what start-up loaded is frozen (it lives all run), automatic collection is off, and
+    # the same collections run in idle moments: no key for IDLE_S. Allocation without any idle
+    # moment (a key held down for minutes) still collects at FORCE_AT. Restored when the app ends.
+
+    IDLE_S: ClassVar[float] = 0.4
+    FORCE_AT: ClassVar[int] = 100_000
+    _gc_before: tuple[bool, tuple[int, ...]] | None = None
+    _last_input = 0.0
+
+    def _collect_in_idle_moments(self) -> None:
+        if self._gc_before is None:
+            self._gc_before = (gc.isenabled(), gc.get_threshold())
+            gc.freeze()
+            gc.disable()
+            self.set_interval(0.25, self._collect_if_idle, name="idle-gc")
+
+    def _collect_if_idle(self) -> None:
+        young, _middle, old = gc.get_count()
+        threshold0, _threshold1, threshold2 = self._gc_before[1] if self._gc_before else gc.get_threshold()
+        idle = time.monotonic() - self._last_input >= self.IDLE_S
+        if young >= self.FORCE_AT or (idle and young >= threshold0):
+            # What automatic collection would have done by now: the young generations, and every
+            # generation after threshold2 of those (with freeze(), only what the ceremony made).
+            gc.collect(2 if idle and old >= threshold2 else 1)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        if self._gc_before is not None:
+            enabled, threshold = self._gc_before
+            self._gc_before = None
+            gc.unfreeze()
+            gc.set_threshold(*threshold)
+            if enabled:
+                gc.enable()
+
     # -------------------------------------------------------------- messages to the officer
 
     def say(self, message: str, severity: str = "information", timeout: float | None = None) -> None:
@@ -367,13 +412,7 @@ class ByorootApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "warm" and event.state == WorkerState.SUCCESS:
-            import gc
-
-            gc.freeze()  # what start-up and warm-up loaded lives all run: keep it out of full collections
-            # Fewer, later collections: a ceremony is short and small (peak ~90 MB), and a full
-            # collection during a key press delays its repaint (bench-tui: 18 full collections
-            # in a ceremony before, 3 after).
-            gc.set_threshold(50_000, 50, 100)
+            self._collect_in_idle_moments()
             self._warm = True
             self._prepare_next()
         # Workers catch their own errors; this is the last line of defence.
