@@ -179,6 +179,8 @@ def _assess(csr: Any, profile: Any, root: Any) -> Any:
     return assess(csr, profile, root)  # what `byoroot inspect` shows, lint included
 
 
+STEPS_CSS = Path(__file__).with_name("steps.tcss")  # see ByorootApp.load_step_css
+
 _SCREENS = {
     "media": ("byoroot_tui.ui.screens.media", "MediaScreen"),
     "preview": ("byoroot_tui.ui.screens.preview", "PreviewScreen"),
@@ -228,6 +230,8 @@ class ByorootApp(App[int]):
 
     def step_screen(self, step: str) -> Screen[Any]:
         if step not in self._steps:
+            if step != "media":
+                self.load_step_css()
             import importlib
 
             module, cls = _SCREENS[step]  # each screen's module is imported when first shown
@@ -240,6 +244,19 @@ class ByorootApp(App[int]):
             self._steps[step] = screen
             self.install_screen(screen, name=f"step-{step}")
         return self._steps[step]
+
+    def load_step_css(self) -> None:
+        """Add steps.tcss (the rules of every step but the first, and of the dialogs) to the app's
+        stylesheet, once, before the first screen that needs it is built. byoroot.tcss alone is
+        parsed before the first frame. Added as the app's own CSS (byoroot.tcss's priority), and
+        parsed by itself: Textual keeps the parsed rules of the other sources."""
+        path = str(STEPS_CSS)
+        if not self.stylesheet.has_source(path):
+            self.stylesheet.add_source(STEPS_CSS.read_text(encoding="utf-8"), read_from=(path, ""))
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        self.load_step_css()  # a dialog can open on the first screen
+        return super().push_screen(screen, *args, **kwargs)
 
     def breakpoint_classes(self, width: int) -> dict[str, bool]:
         """Which of HORIZONTAL_BREAKPOINTS' classes a screen ``width`` columns wide has (as Textual sets them)."""
