@@ -58,7 +58,8 @@ Bare().run()
 """
 
 # The floor for a first screen like byoroot's: Textual alone composing the media screen's widgets
-# (a title line, two panes with an OptionList and a Tree, a status line, a Footer with three keys).
+# (a title line, two bordered panes with their titles in the border: an OptionList, and a Tree
+# over a status line; a status line, a Footer with three keys).
 SAME_WIDGETS_APP = """
 from textual.app import App
 from textual.binding import Binding
@@ -67,19 +68,21 @@ from textual.widgets import Footer, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 class SameWidgets(App):
     BINDINGS = [Binding("ctrl+n", "bell", "Next"), Binding("r", "bell", "Rescan"), Binding("ctrl+q", "quit", "Quit")]
+    CSS = "OptionList { width: 26; } OptionList, Tree { border: round $panel-lighten-2; }"
     def compose(self):
         yield Static("SAME-WIDGETS-READY  1 Media > 2 CSR > 3 Profile > 4 Root > 5 Review > 6 Sign")
         with Horizontal():
+            media = OptionList(Option("stick\\nfolder /media/stick"))
+            media.border_title = "Media"
+            yield media
             with Vertical():
-                yield Static("Media")
-                yield OptionList(Option("stick\\nfolder /media/stick"))
-            with Vertical():
-                yield Static("Files on stick")
                 tree = Tree("stick")
+                tree.border_title = "Files on stick"
                 tree.show_root = False
                 tree.root.add_leaf("intermediate.csr  477 B")
                 tree.root.add_leaf("README.txt")
                 yield tree
+                yield Static("1 CSR-like file found in 1 entry.")
         yield Static("CSR: intermediate.csr  read; Enter or ctrl+n inspects it")
         yield Footer()
 SameWidgets().run()

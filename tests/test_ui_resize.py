@@ -29,7 +29,7 @@ def test_resizing_lays_out_the_shown_step_and_the_steps_built_ahead(tmp_path: Pa
                              "the CSR step built ahead")
         media = app.screen
         assert media.has_class("-narrow") and not media.has_class("-wide")
-        assert media.query_one("#media-pane").outer_size.width == 26
+        assert media.query_one("#media-list").outer_size.width == 26
         before = lines(app)
         await pilot.resize_terminal(80, 24)  # the same size: nothing changes
         await pilot.pause(0.2)
@@ -38,7 +38,7 @@ def test_resizing_lays_out_the_shown_step_and_the_steps_built_ahead(tmp_path: Pa
         await pilot.resize_terminal(160, 48)
         await pilot.pause(0.3)
         assert media.has_class("-wide") and not media.has_class("-narrow")
-        assert media.query_one("#media-pane").outer_size.width == 34
+        assert media.query_one("#media-list").outer_size.width == 34
         shown = lines(app)
         assert len(shown) == 48 and shown[-1].rstrip().endswith("^q Quit")
 
@@ -56,7 +56,7 @@ def test_resizing_lays_out_the_shown_step_and_the_steps_built_ahead(tmp_path: Pa
         await pilot.press("escape")
         await drive.wait_for(pilot, lambda: drive.step_of(app) == "media", "the media step")
         await pilot.pause(0.3)
-        assert media.has_class("-narrow") and media.query_one("#media-pane").outer_size.width == 26
+        assert media.has_class("-narrow") and media.query_one("#media-list").outer_size.width == 26
         assert len(lines(app)) == 30
 
     run(app, (80, 24), script)

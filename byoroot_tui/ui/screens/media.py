@@ -107,6 +107,14 @@ class FilesTree(Tree[Any]):
     """The file tree; remembers whether the officers moved its cursor (then it is never moved for them)."""
 
     touched = False
+    _title: str | None = None
+
+    def set_title(self, title: str) -> None:
+        """The pane's title, shown in its border (as Text: never markup). Only on a change:
+        setting a border title repaints the tree."""
+        if title != self._title:
+            self._title = title
+            self.border_title = Text(title)
 
     def _touch(self) -> None:
         self.touched = True
@@ -204,15 +212,17 @@ class MediaScreen(StepScreen):
         self._labelled_for: Path | None = None  # the chosen CSR the labels show
 
     def compose_body(self) -> ComposeResult:
+        # The panes' titles are their border titles: a line more for the lists, and fewer widgets
+        # to build before the first frame (bench-tui: cold start). Text, never markup.
         with Horizontal(id="media-body"):
-            with Vertical(id="media-pane"):
-                yield Static(Text("Media"), classes="pane-title")
-                yield OptionList(id="media-list")
+            media_list = OptionList(id="media-list")
+            media_list.border_title = Text("Media")
+            yield media_list
             with Vertical(id="files-pane"):
-                yield Readout(Text("Files"), id="files-title", classes="pane-title")
                 tree = FilesTree(Text("no medium"), id="files")
                 tree.show_root = False
                 tree.auto_expand = True
+                tree.set_title("Files")
                 yield tree
                 yield Readout(id="search-status")
         yield Readout(id="selection", classes="selection")
@@ -437,14 +447,13 @@ class MediaScreen(StepScreen):
         self._top_listed = False
         self._csr_dirs = set()
         tree = self.query_one("#files", FilesTree)
-        title = self.query_one("#files-title", Static)
         tree.clear()
         tree.touched = False
         medium = self._medium(key)
         if medium is None:
             self._cancel_search()
             self._status(Text(""))
-            title.update(Text("Files"))
+            tree.set_title("Files")
             if not self._listed:
                 tree.root.add_leaf(Text("Looking for media…", style="dim"), data=None)
                 return
@@ -452,7 +461,7 @@ class MediaScreen(StepScreen):
             tree.root.add_leaf(Text("Insert the USB stick with the CSR:"), data=None)
             tree.root.add_leaf(Text("this list refreshes by itself.", style="dim"), data=None)
             return
-        title.update(Text(f"Files on {medium.label}  (CSR: {' '.join(CSR_SUFFIXES)})"))
+        tree.set_title(f"Files on {medium.label}  (CSR: {' '.join(CSR_SUFFIXES)})")
         self._status(Text(""))
         tree.root.add_leaf(Text("Reading the medium…", style="dim"), data=None)
         self._list_folder(self._gen, None, medium.path, True)  # the search starts once this is shown

@@ -25,8 +25,9 @@ class ProfileScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="profile-body", classes="body"):
             with Vertical(id="profile-pane"):
-                yield Static(Text("Profiles"), classes="pane-title")
-                yield OptionList(id="profile-list")
+                profiles = OptionList(id="profile-list")
+                profiles.border_title = Text("Profiles")  # Text: never markup
+                yield profiles
                 yield Readout(id="profile-errors")
             with VerticalScroll(id="profile-detail-pane"):
                 yield Readout(id="profile-detail")
