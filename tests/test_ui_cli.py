@@ -44,6 +44,37 @@ def test_app_options_before_another_command_are_a_usage_error(capsys: pytest.Cap
     assert exit_code(["--csr", "x.csr", "inspect", "y.csr"]) == 2
 
 
+@pytest.mark.parametrize("argv", [
+    [], ["--media-root", "/m"], ["--media-root=/m", "--csr", "sign", "--media-root", "/n"],
+    ["--root-cert", "r.crt", "--root-key", "r.key", "--pkcs11-module", "/p.so", "--out", "o", "--profiles", "p"],
+])
+def test_the_apps_own_options_parse_alike_without_the_commands_parsers(argv: list[str]) -> None:
+    """`byoroot` with the app's options only is parsed without building every command's parser
+    (cold start); it must read exactly as the whole command line reads it."""
+    from byoroot_tui.cli import app_options_only, build_parser
+
+    assert app_options_only(argv)
+    assert vars(build_parser(commands=False).parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["inspect", "x.csr"], ["--help"], ["--media-root"], ["--media", "/m"], ["--csr", "x.csr", "sign"], ["bogus"],
+])
+def test_anything_else_gets_the_whole_command_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from byoroot_tui.cli import app_options_only
+
+    assert not app_options_only(argv)
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("inspect", "sign", "verify", "profiles", "log", "demo", "tui"):
+        assert command in out
+    assert exit_code(["bogus"]) == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
 def test_inspect_and_sign_never_import_textual(tmp_path: Path) -> None:
     m = make_demo(tmp_path)
     code = (
