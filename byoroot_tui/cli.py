@@ -433,10 +433,22 @@ def _run_tui(**kwargs: Any) -> int:
         return 2
     for name in UNSAFE_TEXTUAL_ENV:
         os.environ.pop(name, None)
-    from byoroot_tui.ui.app import make_app  # Textual is imported only here
+    import gc
 
-    app = make_app(**kwargs)
-    rc = app.run()
+    # No garbage collection while the app starts: importing Textual and building the first screen
+    # allocate a few hundred thousand objects that all live, and the collections run over them
+    # cost ~20-30 ms of the cold start (bench-tui). The app takes over once its warm-up ends
+    # (ByorootApp._collect_in_idle_moments) and gives the collector back when it ends.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from byoroot_tui.ui.app import make_app  # Textual is imported only here
+
+        app = make_app(**kwargs)
+        rc = app.run()
+    finally:
+        if was_enabled:
+            gc.enable()
     return rc if isinstance(rc, int) else 0
 
 

@@ -66,6 +66,41 @@ def test_anything_else_gets_the_whole_command_line(argv: list[str], capsys: pyte
     assert not app_options_only(argv)
 
 
+class _FakeApp:
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.gc_during_run: bool | None = None
+
+    def run(self) -> int:
+        import gc
+
+        self.gc_during_run = gc.isenabled()
+        if self.fail:
+            raise RuntimeError("the app broke")
+        return 0
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_gc_is_off_while_the_app_starts_and_given_back_after(monkeypatch: pytest.MonkeyPatch, fail: bool) -> None:
+    import gc
+
+    import byoroot_tui.ui.app as ui_app
+    from byoroot_tui import cli
+
+    app = _FakeApp(fail)
+    monkeypatch.setattr(ui_app, "make_app", lambda **kw: app)
+    monkeypatch.setattr(cli.sys, "stdin", type("T", (), {"isatty": lambda self: True})())
+    monkeypatch.setattr(cli.sys, "stdout", type("T", (), {"isatty": lambda self: True})())
+    assert gc.isenabled()
+    if fail:
+        with pytest.raises(RuntimeError):
+            cli._run_tui()
+    else:
+        assert cli._run_tui() == 0
+    assert app.gc_during_run is False
+    assert gc.isenabled()
+
+
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code(["--help"]) == 0
     out = capsys.readouterr().out

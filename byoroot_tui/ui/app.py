@@ -301,6 +301,7 @@ class ByorootApp(App[int]):
         if c.root_cert_path is not None:
             self.load_root(c.root_cert_path)
         self.set_timer(0.3, self._start_warm_up)  # after the first screen is on the terminal
+        self.set_timer(10, self._collect_in_idle_moments)  # if the warm-up never reports
         self.set_interval(0.1, self._heartbeat, name="repaint-heartbeat")
 
     def _start_warm_up(self) -> None:
@@ -380,6 +381,7 @@ class ByorootApp(App[int]):
     _last_input = 0.0
 
     def _collect_in_idle_moments(self) -> None:
+        # (`byoroot` itself turns automatic collection off while the app starts: see cli._run_tui.)
         if self._gc_before is None:
             self._gc_before = (gc.isenabled(), gc.get_threshold())
             gc.freeze()
@@ -428,6 +430,8 @@ class ByorootApp(App[int]):
                 screen.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "warm" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._collect_in_idle_moments()  # the warm-up failed: collect from now on all the same
         if event.worker.group == "warm" and event.state == WorkerState.SUCCESS:
             self._collect_in_idle_moments()
             self._warm = True
