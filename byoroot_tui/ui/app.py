@@ -372,25 +372,26 @@ class ByorootApp(App[int]):
     # then: a key's repaint, or a worker's lint holding the interpreter. bench-tui caught a 30 ms
     # young collection inside a 13 ms step switch, and full collections of ~50 ms. After the
     # warm-up, what start-up loaded is frozen (it lives all run), automatic collection is off, and
-    # the same collections run in idle moments: no key for IDLE_S. Allocation without any idle
-    # moment (a key held down for minutes) still collects at FORCE_AT. Restored when the app ends.
+    # the same collections run in idle moments: no key for IDLE_S, by the interpreter's own
+    # thresholds (left as they are). Allocation without any idle moment (a key held down for
+    # minutes) still collects at FORCE_AT. Restored when the app ends.
 
     IDLE_S: ClassVar[float] = 0.4
     FORCE_AT: ClassVar[int] = 100_000
-    _gc_before: tuple[bool, tuple[int, ...]] | None = None
+    _gc_was_enabled: bool | None = None  # set while the app collects in idle moments
     _last_input = 0.0
 
     def _collect_in_idle_moments(self) -> None:
         # (`byoroot` itself turns automatic collection off while the app starts: see cli._run_tui.)
-        if self._gc_before is None:
-            self._gc_before = (gc.isenabled(), gc.get_threshold())
+        if self._gc_was_enabled is None:
+            self._gc_was_enabled = gc.isenabled()
             gc.freeze()
             gc.disable()
             self.set_interval(0.25, self._collect_if_idle, name="idle-gc")
 
     def _collect_if_idle(self) -> None:
         young, _middle, old = gc.get_count()
-        threshold0, _threshold1, threshold2 = self._gc_before[1] if self._gc_before else gc.get_threshold()
+        threshold0, _threshold1, threshold2 = gc.get_threshold()
         idle = time.monotonic() - self._last_input >= self.IDLE_S
         if young >= self.FORCE_AT or (idle and young >= threshold0):
             # What automatic collection would have done by now: the young generations, and every
@@ -403,11 +404,9 @@ class ByorootApp(App[int]):
         await super().on_event(event)
 
     def on_unmount(self) -> None:
-        if self._gc_before is not None:
-            enabled, threshold = self._gc_before
-            self._gc_before = None
+        if self._gc_was_enabled is not None:
+            enabled, self._gc_was_enabled = self._gc_was_enabled, None
             gc.unfreeze()
-            gc.set_threshold(*threshold)
             if enabled:
                 gc.enable()
 
@@ -430,12 +429,12 @@ class ByorootApp(App[int]):
                 screen.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "warm" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
-            self._collect_in_idle_moments()  # the warm-up failed: collect from now on all the same
-        if event.worker.group == "warm" and event.state == WorkerState.SUCCESS:
-            self._collect_in_idle_moments()
-            self._warm = True
-            self._prepare_next()
+        if event.worker.group == "warm" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                            WorkerState.CANCELLED):
+            self._collect_in_idle_moments()  # also when the warm-up failed
+            if event.state == WorkerState.SUCCESS:
+                self._warm = True
+                self._prepare_next()
         # Workers catch their own errors; this is the last line of defence.
         if event.state == WorkerState.ERROR and event.worker.group != "warm":
             err = event.worker.error
