@@ -39,6 +39,14 @@ def run(app: ByorootApp, size: tuple[int, int], script: Callable[[Any], Awaitabl
     asyncio.run(go())
 
 
+def demo_app(tmp_path: Path, **kw: Any) -> ByorootApp:
+    """The app on fresh demo material in ``tmp_path``: the stick, the root certificate and key,
+    the demo CSR chosen (``kw``: more of make_app's options)."""
+    m = make_demo(tmp_path / "demo")
+    return make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr,
+                    services=services(), **kw)
+
+
 def openssl_verify(root: Path, cert: Path) -> None:
     out = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", str(root), str(cert)],
                          capture_output=True, text=True)

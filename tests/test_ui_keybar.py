@@ -6,11 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from byoroot_tui.core.demo import make_demo
 from byoroot_tui.ui import drive
-from byoroot_tui.ui.app import make_app
 from byoroot_tui.ui.widgets.keybar import KeyBar
-from test_ui_ceremony import run, services
+from test_ui_ceremony import demo_app, run
 
 
 def bar_text(app: Any) -> str:
@@ -19,9 +17,7 @@ def bar_text(app: Any) -> str:
 
 
 def test_the_bar_follows_the_screen_and_the_focus_and_a_click_presses_a_key(tmp_path: Path) -> None:
-    m = make_demo(tmp_path / "demo")
-    app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr,
-                   services=services())
+    app = demo_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await drive.wait_for(pilot, lambda: drive.csr_checked(app), "the CSR check")
@@ -45,9 +41,7 @@ def test_the_bar_follows_the_screen_and_the_focus_and_a_click_presses_a_key(tmp_
 
 
 def test_a_modal_has_its_own_keys(tmp_path: Path) -> None:
-    m = make_demo(tmp_path / "demo")
-    app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr,
-                   services=services())
+    app = demo_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await drive.to_root(pilot, app)

@@ -7,10 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from byoroot_tui.core.demo import make_demo
 from byoroot_tui.ui import drive
-from byoroot_tui.ui.app import make_app
-from test_ui_ceremony import run, services
+from test_ui_ceremony import demo_app, run
 
 
 def lines(app: Any) -> list[str]:
@@ -18,9 +16,7 @@ def lines(app: Any) -> list[str]:
 
 
 def test_resizing_lays_out_the_shown_step_and_the_steps_built_ahead(tmp_path: Path) -> None:
-    m = make_demo(tmp_path / "demo")
-    app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr,
-                   services=services())
+    app = demo_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await drive.wait_for(pilot, lambda: drive.csr_checked(app), "the CSR check")

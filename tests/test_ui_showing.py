@@ -18,20 +18,16 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from byoroot_tui.core.demo import make_demo
 from byoroot_tui.ui import drive
-from byoroot_tui.ui.app import make_app
 from byoroot_tui.ui.widgets.readout import Readout, content_key
-from test_ui_ceremony import run, services
+from test_ui_ceremony import demo_app, run
 
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def demo_app(tmp_path: Path) -> Any:
-    m = make_demo(tmp_path / "demo")
-    return make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr,
-                    profile_dirs=[ROOT / "profiles"], services=services())
+def shipped_profiles_app(tmp_path: Path) -> Any:
+    return demo_app(tmp_path, profile_dirs=[ROOT / "profiles"])  # more than one profile to move between
 
 
 async def ready(pilot: Any, app: Any) -> None:
@@ -46,7 +42,7 @@ async def go(pilot: Any, app: Any, key: str, step: str) -> None:
 
 
 def test_a_step_built_ahead_is_laid_out_and_drawn_before_it_shows(tmp_path: Path) -> None:
-    app = demo_app(tmp_path)
+    app = shipped_profiles_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await ready(pilot, app)
@@ -67,7 +63,7 @@ def test_a_step_built_ahead_is_laid_out_and_drawn_before_it_shows(tmp_path: Path
 def test_a_step_shown_again_shows_what_changed_while_it_was_hidden(tmp_path: Path) -> None:
     """The CSR step names the profile in its extension table. Changed on the profile step while
     the CSR step was hidden (and drawn), it must show the new name when it shows again."""
-    app = demo_app(tmp_path)
+    app = shipped_profiles_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await ready(pilot, app)
@@ -87,7 +83,7 @@ def test_a_step_shown_again_shows_what_changed_while_it_was_hidden(tmp_path: Pat
 
 
 def test_a_theme_change_while_a_step_is_hidden_restyles_it_when_it_shows(tmp_path: Path) -> None:
-    app = demo_app(tmp_path)
+    app = shipped_profiles_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await ready(pilot, app)
@@ -180,7 +176,7 @@ class Cycle:
 
 def test_garbage_is_collected_in_idle_moments_and_gc_is_restored_after(tmp_path: Path) -> None:
     before = (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count())
-    app = demo_app(tmp_path)
+    app = shipped_profiles_app(tmp_path)
 
     async def script(pilot: Any) -> None:
         await ready(pilot, app)
