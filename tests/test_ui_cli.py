@@ -81,7 +81,8 @@ class _FakeApp:
 
 
 @pytest.mark.parametrize("fail", [False, True])
-def test_gc_is_off_while_the_app_starts_and_given_back_after(monkeypatch: pytest.MonkeyPatch, fail: bool) -> None:
+def test_gc_is_off_while_byoroot_runs_and_given_back_after(monkeypatch: pytest.MonkeyPatch, fail: bool,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     import gc
 
     import byoroot_tui.ui.app as ui_app
@@ -92,12 +93,18 @@ def test_gc_is_off_while_the_app_starts_and_given_back_after(monkeypatch: pytest
     monkeypatch.setattr(cli.sys, "stdin", type("T", (), {"isatty": lambda self: True})())
     monkeypatch.setattr(cli.sys, "stdout", type("T", (), {"isatty": lambda self: True})())
     assert gc.isenabled()
-    if fail:
-        with pytest.raises(RuntimeError):
-            cli._run_tui()
-    else:
-        assert cli._run_tui() == 0
+    assert cli.main([]) == (1 if fail else 0)  # a failing app: one line, no traceback
     assert app.gc_during_run is False
+    assert gc.isenabled()
+    if fail:
+        assert "internal error (RuntimeError)" in capsys.readouterr().err
+
+
+def test_gc_is_given_back_after_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    assert exit_code(["inspect", str(tmp_path / "missing.csr")]) == 1
+    assert exit_code(["--version"]) == 0
     assert gc.isenabled()
 
 
