@@ -157,6 +157,13 @@ def _line(label: str, value: object) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from byoroot_tui.core import lintproc
+
+    with lintproc.helper():  # pkilint loads in a helper process meanwhile (core/lintproc.py)
+        return _inspect(args)
+
+
+def _inspect(args: argparse.Namespace) -> int:
     from byoroot_tui.core.csr import load_csr
     from byoroot_tui.core.issue import assess
     from byoroot_tui.core.profiles import get_profile
@@ -281,6 +288,15 @@ def _officers(names: list[str] | None) -> list[str]:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
+    from byoroot_tui.core import lintproc
+
+    # Forked first, so it holds nothing secret: the helper loads pkilint while this process reads
+    # the CSR and the root and builds the certificate (see core/lintproc.py).
+    with lintproc.helper():
+        return _cmd_sign(args)
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
     from byoroot_tui.core.errors import ByorootError, ExportFailed
     from byoroot_tui.core.stationlog import default_log_path
     from byoroot_tui.core.text import safe_text

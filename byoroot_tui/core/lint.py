@@ -183,8 +183,13 @@ def lint(cert_der: bytes, issuer_der: bytes, *, check_signature: bool, cabf_type
     """Lint ``cert_der`` (RFC 5280) and its chain to ``issuer_der``; with ``cabf_type`` also the TLS BRs.
 
     ``check_signature=False`` is for the pre-sign lint certificate, whose signature is made by a
-    throwaway key and so cannot verify against the root.
+    throwaway key and so cannot verify against the root. Inside `lintproc.helper()` the helper
+    process lints (the same code, with pkilint loaded on another core); if it cannot answer,
+    this process does.
     """
+    answer = _ask_helper(cert_der, issuer_der, check_signature, cabf_type)
+    if answer is not None:
+        return answer
     try:
         from pkilint import loader
 
@@ -224,3 +229,43 @@ def lint(cert_der: bytes, issuer_der: bytes, *, check_signature: bool, cabf_type
     except Exception as exc:
         raise PolicyRefused(f"refused: the linter could not process the certificate ({type(exc).__name__})") from None
     return LintReport(tuple(findings), tuple(checks))
+
+
+def warm_up() -> None:
+    """Load pkilint and build the validators `lint` uses (a helper process does this first)."""
+    from pkilint import loader  # noqa: F401
+
+    _pkix_validator()
+    _chain_validators(False)
+    _chain_validators(True)
+
+
+def _ask_helper(cert_der: bytes, issuer_der: bytes, check_signature: bool, cabf_type: str | None) -> LintReport | None:
+    """The helper process's report (or its refusal, raised), or None when there is no answer."""
+    import base64
+
+    from byoroot_tui.core import lintproc
+
+    helper = lintproc.current()
+    if helper is None:
+        return None
+    reply = helper.ask({
+        "cert": base64.b64encode(cert_der).decode(), "issuer": base64.b64encode(issuer_der).decode(),
+        "check_signature": check_signature, "cabf_type": cabf_type,
+    })
+    try:
+        if reply is None:
+            return None
+        if set(reply) == {"refused"}:
+            raise PolicyRefused(str(reply["refused"]))
+        if set(reply) == {"error"}:
+            raise ByorootError(str(reply["error"]))
+        data = reply["report"]
+        return LintReport(
+            tuple(LintFinding(severity=str(f["severity"]), code=str(f["code"]), message=str(f["message"]),
+                              where=str(f["where"])) for f in data["findings"]),
+            tuple(str(c) for c in data["checks"]),
+        )
+    except (KeyError, TypeError, AttributeError):
+        helper.broken = True  # not a reply we understand: lint here
+        return None
