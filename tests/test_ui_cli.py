@@ -100,12 +100,50 @@ def test_gc_is_off_while_byoroot_runs_and_given_back_after(monkeypatch: pytest.M
         assert "internal error (RuntimeError)" in capsys.readouterr().err
 
 
-def test_gc_is_given_back_after_a_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gc_is_off_during_a_command_and_given_back_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import gc
 
-    assert exit_code(["inspect", str(tmp_path / "missing.csr")]) == 1
+    from byoroot_tui import cli
+
+    during: list[bool] = []
+    real = cli.COMMANDS["inspect"]
+
+    def inspect(args):  # type: ignore[no-untyped-def]
+        during.append(gc.isenabled())
+        return real(args)
+
+    monkeypatch.setitem(cli.COMMANDS, "inspect", inspect)
+    assert exit_code(["inspect", str(tmp_path / "missing.csr")]) == 1  # a refusal
+    assert during == [False]
+    assert gc.isenabled()
     assert exit_code(["--version"]) == 0
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("rc", [0, 3])
+def test_the_console_script_exits_with_mains_code_and_leaves_its_objects_to_the_exit(
+        monkeypatch: pytest.MonkeyPatch, rc: int) -> None:
+    import gc
+
+    from byoroot_tui import cli
+
+    monkeypatch.setattr(cli, "main", lambda: rc)
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as exc:
+            cli.run()
+        assert exc.value.code == rc
+        assert gc.get_freeze_count() > 0  # the interpreter's last collection will not walk them
+    finally:
+        gc.unfreeze()
+
+
+def test_the_installed_console_script_is_run() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "byoroot"]
+    assert script.value == "byoroot_tui.cli:run"
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
