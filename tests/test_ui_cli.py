@@ -203,3 +203,16 @@ def test_byoroot_demo_starts_the_app_on_the_demo_material(tmp_path: Path) -> Non
         rc = p.close()
     assert rc == 0
     assert (tmp_path / "demo" / "stick" / DEMO_CSR_NAME).exists()
+
+
+def test_ctrl_c_while_byoroot_starts_is_one_line_and_other_errors_keep_their_traceback() -> None:
+    import subprocess
+    import sys
+
+    interrupted = subprocess.run([sys.executable, "-c", "import byoroot_tui; raise KeyboardInterrupt"],
+                                 capture_output=True, text=True, timeout=60)
+    assert interrupted.stderr == "byoroot: interrupted\n"
+    assert interrupted.returncode != 0
+    other = subprocess.run([sys.executable, "-c", "import byoroot_tui; raise ValueError('not ours')"],
+                           capture_output=True, text=True, timeout=60)
+    assert "Traceback" in other.stderr and "ValueError: not ours" in other.stderr
