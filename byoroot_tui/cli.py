@@ -556,8 +556,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """`byoroot`, with automatic garbage collection off. A command is short and its input is
     capped; what it allocates (the crypto stack, pkilint and its ASN.1 objects; for the app,
-    Textual and the first screen) mostly lives until it ends, and collections over it were ~20 %
-    of `byoroot sign` (paired runs, 0.80x with it off) and ~30 ms of the app's imports. The app
+    Textual and the first screen) mostly lives until it ends, and collections over it were 5-8 %
+    of `byoroot sign` (paired runs of the real command) and ~30 ms of the app's imports. The app
     collects in idle moments once it has started (ByorootApp._collect_in_idle_moments). The
     collector is given back when main returns."""
     was_enabled = gc.isenabled()

@@ -10,8 +10,9 @@ and gets the report back.
 It only saves time. The child lints with the same `lint.lint` code the parent would run, and
 whenever it cannot answer (no fork, the child died, a broken pipe, a reply that does not parse)
 the parent lints in-process and gets the same report or refusal. The child writes nothing: its
-standard streams are /dev/null, it ignores Ctrl+C (the parent handles it) and it exits when the
-parent closes its end of the pipe, or ends.
+standard streams are /dev/null and it ignores Ctrl+C (the parent handles it). The parent kills
+and reaps it when the command ends; should the parent die first, the child exits when it finds
+the request pipe closed.
 
 Not for the app: Textual runs threads, and a fork then is unsafe; the app imports pkilint in
 its warm-up instead.
