@@ -111,7 +111,9 @@ with lintproc.helper() as h:
     out["with_a_thread"] = h
 stop.set()
 t.join()
-while len(os.listdir("/proc/self/task")) > 1:  # join returns a moment before the kernel's task ends
+for _ in range(1000):  # join returns a moment before the kernel's task ends
+    if len(os.listdir("/proc/self/task")) == 1:
+        break
     time.sleep(0.01)
 
 with lintproc.helper() as h:
