@@ -60,6 +60,16 @@ class LintReport:
     def as_dict(self) -> dict[str, object]:
         return {"clean": self.clean, "checks": list(self.checks), "findings": [f.as_dict() for f in self.findings]}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> LintReport:
+        """The report `as_dict` gave (``clean`` is derived again). KeyError or TypeError when
+        ``data`` is not one."""
+        return cls(
+            tuple(LintFinding(severity=str(f["severity"]), code=str(f["code"]), message=str(f["message"]),
+                              where=str(f["where"])) for f in data["findings"]),
+            tuple(str(c) for c in data["checks"]),
+        )
+
 
 # The CA types pkilint's CA/B Forum server-auth linter knows, as option strings. Written out so
 # that checking a profile's `strict_cabf` does not import pkilint's CA/B and ETSI modules (their
@@ -260,12 +270,7 @@ def _ask_helper(cert_der: bytes, issuer_der: bytes, check_signature: bool, cabf_
             raise PolicyRefused(str(reply["refused"]))
         if set(reply) == {"error"}:
             raise ByorootError(str(reply["error"]))
-        data = reply["report"]
-        return LintReport(
-            tuple(LintFinding(severity=str(f["severity"]), code=str(f["code"]), message=str(f["message"]),
-                              where=str(f["where"])) for f in data["findings"]),
-            tuple(str(c) for c in data["checks"]),
-        )
+        return LintReport.from_dict(reply["report"])
     except (KeyError, TypeError, AttributeError):
         helper.broken = True  # not a reply we understand: lint here
         return None
