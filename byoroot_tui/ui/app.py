@@ -382,7 +382,7 @@ class ByorootApp(App[int]):
     _last_input = 0.0
 
     def _collect_in_idle_moments(self) -> None:
-        # (`byoroot` itself turns automatic collection off while the app starts: see cli._run_tui.)
+        # (`byoroot` itself runs with automatic collection off, the app's start included: see cli.main.)
         if self._gc_was_enabled is None:
             self._gc_was_enabled = gc.isenabled()
             gc.freeze()
