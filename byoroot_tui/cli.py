@@ -110,7 +110,7 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="replace existing intermediate.crt, intermediate-fingerprint.png and ceremony-record.txt")
     s.add_argument("--officer", metavar="NAME", action="append",
-                   help="a ceremony officer, recorded on the sheet and in the log (give it twice for two officers)")
+                   help="a ceremony officer, recorded on the sheet and in the log (required twice: two different people)")
     s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -120,6 +120,14 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--csr", metavar="FILE")
     s.add_argument("--fingerprint", metavar="HEX|WORDS",
                    help="expected SHA-256: hex (any case; colons or spaces allowed) or the 32 PGP words")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("export", help="write an issued certificate's files again from the station log (no key)")
+    s.add_argument("serial", metavar="SERIAL", help="the certificate's serial number in hex (as on the sheet)")
+    s.add_argument("--out", required=True, metavar="DIR", help="folder for intermediate.crt, its QR PNG and the sheet")
+    s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
+    s.add_argument("--force", action="store_true",
+                   help="replace the files if they are there (all three are replaced, or none)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("log", help="check the station log's hash chain")
@@ -276,14 +284,26 @@ def _open_signer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _officers(names: list[str] | None) -> list[str]:
+    """Exactly two officers, two different people (names compared as the app compares them:
+    NFKC, case folded, invisible characters dropped; core.ceremony.same_person)."""
     from byoroot_tui.core.ceremony import check_officer_name, same_person
     from byoroot_tui.core.errors import InputRefused
+    from byoroot_tui.core.names import shown
 
-    officers = [check_officer_name(n) for n in names or []]
-    for i, a in enumerate(officers):
-        for b in officers[i + 1 :]:
-            if same_person(a, b):
-                raise InputRefused(f"officer {a!r} is named twice: a two-person ceremony needs two different officers")
+    given = names or []
+    if len(given) != 2:
+        raise InputRefused(f"sign needs exactly two officers, two different people: give --officer NAME twice "
+                           f"(given {len(given)})")
+    officers = []
+    for i, name in enumerate(given, 1):
+        try:
+            officers.append(check_officer_name(name))
+        except InputRefused as exc:
+            raise InputRefused(f"officer {i}: {exc}") from None
+    a, b = officers
+    if same_person(a, b):
+        also = "" if a == b else f" (as '{shown(b)}': names are compared ignoring case, width and Unicode form)"
+        raise InputRefused(f"officer '{shown(a)}' is named twice{also}: a two-person ceremony needs two different officers")
     return officers
 
 
@@ -296,21 +316,65 @@ def cmd_sign(args: argparse.Namespace) -> int:
         return _cmd_sign(args)
 
 
+class _SignState:
+    """How far `byoroot sign` got: what a refusal, failure or interrupt must say and log."""
+
+    def __init__(self) -> None:
+        self.signing_logged = False  # the `signing` entry is on the log: the key may open next
+        self.record: Any = None  # the `issued` entry is on the log (core.ledger.IssuedRecord)
+        self.exporting = False  # export_record logs its own outcome
+
+
 def _cmd_sign(args: argparse.Namespace) -> int:
-    from byoroot_tui.core.errors import ByorootError, ExportFailed
+    from byoroot_tui.core.errors import ByorootError, LogRefused
+    from byoroot_tui.core.interrupts import Interrupted
+    from byoroot_tui.core.ledger import NotRecorded
     from byoroot_tui.core.stationlog import default_log_path
     from byoroot_tui.core.text import safe_text
 
     log_path = Path(args.log) if args.log else default_log_path()
     facts: dict[str, object] = {"csr_file": safe_text(Path(args.csr).name)}
+    state = _SignState()
     try:
-        return _sign(args, log_path, facts)
-    except ExportFailed as exc:
-        if facts.get("signed"):
-            raise  # export_ceremony logged it as export_failed
-        raise _logged_refusal(exc, log_path, facts) from None
+        return _sign(args, log_path, facts, state)
+    except Interrupted as exc:
+        raise _interrupted(exc, log_path, facts, state) from None
+    except (NotRecorded, LogRefused):
+        raise  # about the log itself: it cannot take a refusal either
     except ByorootError as exc:
+        if state.exporting:
+            raise  # export_record logged it as export_failed and says what is where
+        if state.record is not None:  # signed and recorded, then refused (the lint after signing)
+            rec = state.record
+            return _raise(_logged_refusal(
+                ByorootError(f"{exc}; the certificate (serial {rec.serial}) is in the station log but was not "
+                             "exported"), log_path, {**facts, "serial": rec.serial, "sha256": rec.sha256}))
         raise _logged_refusal(exc, log_path, facts) from None
+
+
+def _raise(exc: Exception) -> int:
+    raise exc
+
+
+def _interrupted(exc: Any, log_path: Path, facts: dict[str, object], state: _SignState) -> Exception:
+    """One line saying exactly what is where after a signal, and the log entry that records it."""
+    from byoroot_tui.core.errors import ByorootError
+    from byoroot_tui.core.record import _log_quietly, how_to_export_again
+
+    if state.exporting:  # export_record removed what it made and logged export_failed
+        return ByorootError(getattr(exc, "message", f"interrupted by {exc.name} during the export"))
+    rec = state.record
+    if rec is not None:
+        reason = f"interrupted by {exc.name} after signing, before anything was written"
+        _log_quietly(log_path, "export_failed", {"serial": rec.serial, "sha256": rec.sha256,
+                                                 "out": facts.get("out", ""), "reason": reason,
+                                                 "interrupted": exc.name, "left": [], "restored": []})
+        return ByorootError(f"{reason}: nothing was written to the medium; {how_to_export_again(rec, '')}")
+    if state.signing_logged:
+        reason = f"interrupted by {exc.name} while the root key was open: no certificate was issued or written"
+    else:
+        reason = f"interrupted by {exc.name} before the root key was used: nothing was signed or written"
+    return _logged_refusal(ByorootError(reason), log_path, facts)
 
 
 def _logged_refusal(exc: Exception, log_path: Path, facts: dict[str, object]) -> Exception:
@@ -325,14 +389,15 @@ def _logged_refusal(exc: Exception, log_path: Path, facts: dict[str, object]) ->
     return exc
 
 
-def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) -> int:
+def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], state: _SignState) -> int:
     from byoroot_tui.core.csr import load_csr
     from byoroot_tui.core.fingerprint import grouped_hex, pgp_words
-    from byoroot_tui.core.issue import make_plan, sign_plan
+    from byoroot_tui.core.interrupts import deferred
+    from byoroot_tui.core.issue import lint_signed, make_plan, sign_tbs
+    from byoroot_tui.core.ledger import IssuedRecord, record_issued, record_signing
     from byoroot_tui.core.profiles import get_profile
-    from byoroot_tui.core.record import check_export_targets, export_ceremony
+    from byoroot_tui.core.record import export_record, preflight
     from byoroot_tui.core.root import iso, load_root
-    from byoroot_tui.core.stationlog import check_appendable
     from byoroot_tui.core.text import safe_text
 
     officers = _officers(args.officer)
@@ -343,15 +408,31 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) ->
     root = load_root(args.root_cert)
     facts["root_sha256"] = root.sha256
     out_dir = Path(args.out) if args.out else Path(os.path.abspath(args.csr)).parent  # the stick, not a link target
-    check_export_targets(out_dir, overwrite=args.force)  # fail before the key is touched
-    check_appendable(log_path)
+    facts["out"] = safe_text(str(out_dir))
+    for note in preflight(out_dir, log_path, overwrite=args.force):  # before the key is touched
+        print(f"byoroot: {note}", file=sys.stderr)
     plan = make_plan(csr, profile, root, strict_cabf=args.strict_cabf)
-    with _open_signer(args) as signer:
-        issued = sign_plan(plan, signer)
-    facts["signed"] = True
-    exported = export_ceremony(issued, out_dir, officers=officers, csr_file=csr.name, log_path=log_path,
-                               overwrite=args.force)
+    facts["serial"] = plan.serial_hex
+    record_signing(log_path, plan, officers, csr.name)  # the record comes first
+    state.signing_logged = True
+    signer = _open_signer(args)  # asks for the passphrase or PIN (interruptible)
+    try:
+        with deferred():  # from the signature to its `issued` entry, no signal cuts in
+            try:
+                signed = sign_tbs(plan, signer)
+            finally:
+                signer.close()  # the key is closed before anything else happens
+            record = IssuedRecord.from_signed(signed, officers, csr.name)
+            record_issued(log_path, record)  # before any byte reaches the medium
+            state.record = record
+    finally:
+        signer.close()
+    issued = lint_signed(signed)  # with the key closed
+    state.exporting = True
+    exported = export_record(record, out_dir, log_path=log_path, overwrite=args.force)
     words = pgp_words(issued.sha256)
+    for note in exported.notes:
+        print(f"byoroot: {note}", file=sys.stderr)
 
     if args.json:
         data = issued.as_dict()
@@ -360,6 +441,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) ->
         data["ceremony_record"] = str(exported.sheet)
         data["log"] = str(log_path)
         data["log_head"] = exported.log_head
+        data["sheet_log_head"] = exported.sheet_head
         data["officers"] = officers
         data["pgp_words"] = words
         _emit_json(data)
@@ -380,6 +462,42 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object]) ->
     out += ["", "SHA-256 fingerprint of the certificate (DER):", "", grouped_hex(issued.sha256, per_line=8), ""]
     out += ["PGP words (read aloud in order):"] + ["  " + " ".join(words[i : i + 8]) for i in range(0, 32, 8)] + [""]
     print("\n".join(out))
+    return 0
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a certificate's three files again from its `issued` entry: no key, no new signature."""
+    from byoroot_tui.core.interrupts import Interrupted
+    from byoroot_tui.core.ledger import find_issued
+    from byoroot_tui.core.record import export_record
+    from byoroot_tui.core.errors import ByorootError
+    from byoroot_tui.core.stationlog import default_log_path
+    from byoroot_tui.core.text import safe_text
+
+    log_path = Path(args.log) if args.log else default_log_path()
+    record = find_issued(log_path, args.serial)
+    try:
+        exported = export_record(record, Path(args.out), log_path=log_path, overwrite=args.force)
+    except Interrupted as exc:
+        raise ByorootError(getattr(exc, "message", f"interrupted by {exc.name}")) from None
+    for note in exported.notes:
+        print(f"byoroot: {note}", file=sys.stderr)
+    if args.json:
+        _emit_json({"ok": True, "serial": record.serial, "sha256": record.sha256,
+                    "certificate": str(exported.certificate), "qr_png": str(exported.qr_png),
+                    "ceremony_record": str(exported.sheet), "log": str(log_path)})
+        return 0
+    print(f"Exported serial {record.serial} again (no key used, no new signature)")
+    print(_line("Subject:", record.subject))
+    print("Written:")
+    for p in (exported.certificate, exported.qr_png, exported.sheet):
+        print(f"  {safe_text(str(p))}")
+    from byoroot_tui.core.fingerprint import grouped_hex
+
+    print(f"\nSHA-256 fingerprint of the certificate (DER):\n\n{grouped_hex(record.sha256, per_line=8)}\n")
     return 0
 
 
@@ -542,6 +660,8 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+READ_ONLY_COMMANDS = ("inspect", "verify", "profiles", "log")  # sign and export say what is where themselves
+
 COMMANDS = {
     "inspect": cmd_inspect,
     "sign": cmd_sign,
@@ -550,6 +670,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "tui": cmd_tui,
     "log": cmd_log,
+    "export": cmd_export,
 }
 
 
@@ -559,7 +680,13 @@ def main(argv: list[str] | None = None) -> int:
     Textual and the first screen) mostly lives until it ends, and collections over it were 5-8 %
     of `byoroot sign` (paired runs of the real command) and ~30 ms of the app's imports. The app
     collects in idle moments once it has started (ByorootApp._collect_in_idle_moments). The
-    collector is given back when main returns."""
+    collector is given back when main returns.
+
+    First of all the process is hardened (core/harden.py): no core dump (RLIMIT_CORE 0, soft and
+    hard) and, on Linux, not dumpable, before any key, passphrase or PIN is read."""
+    from byoroot_tui.core.harden import harden
+
+    harden()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -595,9 +722,13 @@ def _main(argv: list[str] | None) -> int:
     as_json = getattr(args, "json", False)
     try:
         from byoroot_tui.core.errors import ByorootError, TargetExists
+        from byoroot_tui.core.interrupts import raising_on_signals
 
         try:
-            return COMMANDS[args.command](args)
+            if args.command in ("tui", "demo"):  # the app handles its own keys and signals
+                return COMMANDS[args.command](args)
+            with raising_on_signals():  # SIGINT, SIGTERM, SIGHUP: every cleanup on the way out runs
+                return COMMANDS[args.command](args)
         except ByorootError as exc:
             reason = str(exc)
             if isinstance(exc, TargetExists) and getattr(args, "force", None) is False:
@@ -606,12 +737,16 @@ def _main(argv: list[str] | None) -> int:
                 _emit_json({"ok": False, "error": reason})
             print(f"byoroot: {reason}", file=sys.stderr)
             return 1
-    except KeyboardInterrupt:
-        print("byoroot: interrupted; nothing was written", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        by = f" by {exc.name}" if hasattr(exc, "name") else ""
+        written = "; nothing was written" if args.command in READ_ONLY_COMMANDS else ""
+        print(f"byoroot: interrupted{by}{written}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # the last line of defence: never a traceback
-        print(f"byoroot: internal error ({type(exc).__name__}); nothing was written", file=sys.stderr)
+        after = ("; nothing was written" if args.command in READ_ONLY_COMMANDS
+                 else "; the station log (byoroot log verify) shows what was recorded")
+        print(f"byoroot: internal error ({type(exc).__name__}){after}", file=sys.stderr)
         return 1

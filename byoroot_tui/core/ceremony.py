@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from byoroot_tui.core.errors import InputRefused, PolicyRefused
+from byoroot_tui.core.findings import Finding
+from byoroot_tui.core.names import is_blank, officer_findings, person_key
 from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 
 if TYPE_CHECKING:  # pragma: no cover
     from byoroot_tui.core.csr import CsrInfo
     from byoroot_tui.core.issue import Assessment, ExtensionRow, Issued, Plan
     from byoroot_tui.core.keyref import HsmKey, KeyRef
+    from byoroot_tui.core.ledger import IssuedRecord
     from byoroot_tui.core.record import Exported
     from byoroot_tui.core.profiles import Profile
     from byoroot_tui.core.root import RootCA
@@ -51,8 +54,10 @@ def normalise_name(name: str) -> str:
 
 
 def same_person(a: str, b: str) -> bool:
-    """Names are compared without case, after stripping (so 'Alice' and ' alice ' are one person)."""
-    return normalise_name(a).casefold() == normalise_name(b).casefold()
+    """Names are compared after NFKC and case folding, with blanks folded and invisible characters
+    dropped: 'Alice', ' alice ', full-width 'Ａlice' are one person, and so are 'José' typed as
+    NFC and as NFD (core.names.person_key)."""
+    return person_key(a) == person_key(b)
 
 
 def check_officer_name(name: str) -> str:
@@ -60,13 +65,21 @@ def check_officer_name(name: str) -> str:
     clean = normalise_name(name)
     if not clean:
         raise InputRefused("type the officer's name first")
+    if is_blank(clean):
+        raise InputRefused("the name has no visible characters (only blank or invisible ones)")
     if has_control_chars(name) or any(is_unsafe_char(c) for c in clean):
         raise InputRefused("the name contains control characters")
     if len(clean) > MAX_OFFICER_NAME:
         raise InputRefused(f"the name is longer than {MAX_OFFICER_NAME} characters")
-    if clean.casefold() == SIGN_WORD.casefold():
+    if person_key(clean) == person_key(SIGN_WORD):
         raise InputRefused(f"{SIGN_WORD} is not a name; type the officer's name here")
     return clean
+
+
+def officer_name_findings(which: int, name: str) -> list[Finding]:
+    """`warn` findings for a confirmed officer's name that mixes scripts or holds invisible
+    characters (shown escaped): the other officer should look at it twice."""
+    return officer_findings(which, name)
 
 
 def extension_rows(csr: CsrInfo, profile: Profile, root: RootCA | None = None) -> list[ExtensionRow]:
@@ -111,6 +124,7 @@ class Ceremony:
 
     plan: Plan | None = None
     plan_error: str | None = None
+    issued_record: IssuedRecord | None = None  # the certificate as its `issued` log entry holds it (core.ledger)
     officer1: str | None = None  # confirmed names
     officer2: str | None = None
 
@@ -353,6 +367,14 @@ class Ceremony:
     def officers(self) -> list[str]:
         return [o for o in (self.officer1, self.officer2) if o]
 
+    def officer_warnings(self) -> list[Finding]:
+        """What to point out about the confirmed officers' names (mixed scripts, invisible characters)."""
+        out: list[Finding] = []
+        for which, name in ((1, self.officer1), (2, self.officer2)):
+            if name:
+                out += officer_name_findings(which, name)
+        return out
+
     def log_fields(self) -> dict[str, object]:
         """What the station log records about this ceremony when it is refused (as the CLI does)."""
         fields: dict[str, object] = {"csr_file": self.csr.name if self.csr else (self.csr_path.name if self.csr_path else "")}
@@ -390,10 +412,15 @@ class Ceremony:
 
     # -------------------------------------------------------------- after signing
 
-    def record_issued(self, issued: Issued) -> None:
+    def record_issued(self, issued: Issued, record: IssuedRecord | None = None) -> None:
         self._locked()
         self.issued = issued
         self.sign_count += 1
+        if record is None:
+            from byoroot_tui.core.ledger import IssuedRecord
+
+            record = IssuedRecord.from_signed(issued, self.officers, self.csr.name if self.csr else "")
+        self.issued_record = record
 
     def record_written(self, exported: Exported) -> None:
         self.exported, self.written, self.write_error = exported, exported.certificate, None

@@ -26,6 +26,11 @@ class KeyUnusable(InputRefused):
     (the root step), not the request."""
 
 
+class LogRefused(ByorootError):
+    """The station log cannot take an entry (not a regular file, not a station log, damaged,
+    read-only). Nothing is signed while this is so, and a refusal cannot be logged either."""
+
+
 class PolicyRefused(ByorootError):
     """The request is well formed but issuing it would break a rule."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -188,13 +189,21 @@ def check_writable_target(directory: str | os.PathLike[str], filename: str, over
     return target
 
 
+TMP_SUFFIX = ".tmp"  # our temp files: ".<name>.<12 hex>.tmp" beside the target
+OLD_SUFFIX = ".byoroot-old"  # a file replaced with --force, kept until the whole set is in place
+
+
+def temp_name(filename: str) -> str:
+    return f".{filename}.{secrets.token_hex(6)}{TMP_SUFFIX}"
+
+
 def write_new_file(
     directory: str | os.PathLike[str], filename: str, data: bytes, *, overwrite: bool = False, mode: int = 0o644
 ) -> Path:
     """Atomically create ``directory/filename`` holding exactly ``data``; returns its path."""
     target = check_writable_target(directory, filename, overwrite)
     folder = target.parent
-    tmp = folder / f".{filename}.{secrets.token_hex(6)}.tmp"
+    tmp = folder / temp_name(filename)
     created: Path | None = None
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
@@ -238,3 +247,224 @@ def write_new_file(
             _unlink_quietly(created)
         _unlink_quietly(tmp)
         raise ExportFailed(f"could not write {filename} to {_where(folder)}: {_reason(exc)}; nothing was left behind") from None
+
+
+# ----------------------------------------------------------------------------- a set of files
+
+
+class SetFailed(ExportFailed):
+    """Writing a set of files failed (or was interrupted). ``left`` names every file of ours still
+    on the medium (that could not be removed); ``restored`` the files put back after a failed
+    replace. The message says both."""
+
+    def __init__(self, message: str, left: list[Path], restored: list[Path]) -> None:
+        super().__init__(message)
+        self.left = left
+        self.restored = restored
+
+
+def _write_temp(folder: Path, filename: str, data: bytes, mode: int, made: list[Path]) -> Path:
+    tmp = folder / temp_name(filename)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), mode)
+    made.append(tmp)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.EIO, "short write")
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.chmod(tmp, mode)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    return tmp
+
+
+def write_file_set(directory: str | os.PathLike[str], files: list[tuple[str, bytes]], *, overwrite: bool = False,
+                   cancel: object = None) -> list[Path]:
+    """Write every file of ``files`` into ``directory``, all or none.
+
+    Each file goes to an exclusive temp file first (written, fsynced); only when all are on the
+    medium are they given their names (never replacing one, or with ``overwrite``: the file there is
+    first renamed aside and put back if anything fails). Then the folder is fsynced and every file
+    read back. Any failure, or `interrupts.Interrupted` (a signal; the app's ``cancel`` event is
+    checked between steps), removes what this call made and restores what it moved aside; the
+    error (`SetFailed`, or the `Interrupted` with ``left``/``restored`` set) names what is left.
+    """
+    from byoroot_tui.core import interrupts
+
+    folder = Path(directory)
+    for name, _ in files:
+        check_writable_target(folder, name, overwrite)
+    temps: list[Path] = []
+    published: list[tuple[Path, Path | None]] = []  # (target, the old file moved aside or None)
+    step = "write"
+    try:
+        for name, data in files:
+            interrupts.check(cancel)  # type: ignore[arg-type]
+            _write_temp(folder, name, data, 0o644, temps)
+        step = "publish"
+        for (name, _), tmp in zip(files, temps):
+            interrupts.check(cancel)  # type: ignore[arg-type]
+            target = folder / name
+            with interrupts.deferred():  # a name is moved aside and the new file published as one step
+                old: Path | None = None
+                if overwrite and (target.exists() or target.is_symlink()):
+                    old = folder / f".{name}.{secrets.token_hex(6)}{OLD_SUFFIX}"
+                    os.rename(target, old)
+                    published.append((target, old))
+                try:
+                    if _publish_noreplace(tmp, target, name, folder):
+                        _unlink_quietly(tmp)
+                except BaseException:
+                    if old is not None:
+                        published.pop()
+                        _put_back(old, target)
+                    raise
+                if old is None:
+                    published.append((target, None))
+        step = "check"
+        interrupts.check(cancel)  # type: ignore[arg-type]
+        _fsync_dir(folder)
+        for name, data in files:
+            with open(folder / name, "rb") as fh:
+                if fh.read(len(data) + 1) != data:
+                    raise ExportFailed(f"read-back of {name} does not match what was written")
+        with interrupts.deferred(reraise=False):
+            for _, old in published:
+                if old is not None:
+                    _unlink_quietly(old)
+            try:
+                _fsync_dir(folder)
+            except OSError:
+                pass
+        return [folder / name for name, _ in files]
+    except BaseException as exc:
+        with interrupts.deferred(reraise=False):  # undoing is never cut short by a second signal
+            left, restored = _undo(folder, temps, published)
+        if isinstance(exc, interrupts.Interrupted):
+            exc.left, exc.restored = left, restored  # type: ignore[attr-defined]
+            raise
+        if isinstance(exc, TargetExists) and not left:
+            raise
+        if isinstance(exc, ExportFailed):
+            reason = str(exc)
+        elif isinstance(exc, OSError):
+            reason = f"could not write to {_where(folder)}: {_reason(exc)}"
+        else:
+            raise
+        raise SetFailed(reason + describe_left(left, restored), left, restored) from None
+
+
+def _put_back(old: Path, target: Path) -> bool:
+    try:
+        os.rename(old, target)
+        return True
+    except OSError:
+        return False
+
+
+def _gone(path: Path) -> bool:
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _undo(folder: Path, temps: list[Path], published: list[tuple[Path, Path | None]]) -> tuple[list[Path], list[Path]]:
+    left: list[Path] = []
+    restored: list[Path] = []
+    for target, old in reversed(published):
+        _unlink_quietly(target)
+        if not _gone(target) and old is None:
+            left.append(target)
+        if old is not None:
+            if _put_back(old, target):
+                restored.append(target)
+            else:
+                left.append(old)
+    for tmp in temps:
+        _unlink_quietly(tmp)
+        if not _gone(tmp):
+            left.append(tmp)
+    try:
+        _fsync_dir(folder)
+    except OSError:
+        pass
+    return left, restored
+
+
+def describe_left(left: list[Path], restored: list[Path]) -> str:
+    """What a failed set left on the medium, as the end of a one-line message."""
+    out = ""
+    if left:
+        out += "; LEFT ON THE MEDIUM (could not be removed): " + ", ".join(_where(p) for p in left)
+    else:
+        out += "; nothing of this export is left on the medium"
+    if restored:
+        out += "; the previous " + ", ".join(p.name for p in restored) + " put back as they were"
+    return out
+
+
+_STALE = re.compile(r"^\.(?P<name>[^/]+)\.[0-9a-f]{12}(?P<kind>\.tmp|\.byoroot-old)$")
+
+
+def stale_files(directory: str | os.PathLike[str], names: tuple[str, ...]) -> list[Path]:
+    """Temp files and moved-aside files of ours for ``names`` in ``directory``, left by an export
+    that was killed (SIGKILL, power loss) before it could clean up."""
+    folder = Path(directory)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return []
+    out = []
+    for entry in sorted(entries):
+        m = _STALE.match(entry)
+        if m and m.group("name") in names and not (folder / entry).is_symlink():
+            out.append(folder / entry)
+    return out
+
+
+def clean_stale(directory: str | os.PathLike[str], names: tuple[str, ...]) -> list[str]:
+    """Remove (or put back) what `stale_files` finds; returns one plain sentence per file."""
+    folder = Path(directory)
+    notes = []
+    for path in stale_files(folder, names):
+        m = _STALE.match(path.name)
+        assert m is not None
+        name = m.group("name")
+        shown = repr(safe_text(path.name))
+        if m.group("kind") == OLD_SUFFIX and _gone(folder / name):
+            if _put_back(path, folder / name):
+                notes.append(f"an interrupted export had moved {name} aside as {shown}; it was put back")
+                continue
+        _unlink_quietly(path)
+        what = "temporary file" if m.group("kind") == TMP_SUFFIX else "replaced file kept aside"
+        if _gone(path):
+            notes.append(f"removed the {what} {shown} left in {_where(folder)} by an interrupted export")
+        else:
+            notes.append(f"could not remove the {what} {shown} left in {_where(folder)} by an interrupted export")
+    return notes
+
+
+def probe_folder(directory: str | os.PathLike[str], what: str = "") -> None:
+    """Before signing: the folder takes new files (an exclusive empty file is made and removed)."""
+    folder = Path(directory)
+    probe = folder / f".byoroot-probe.{secrets.token_hex(6)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        if what:
+            raise ExportFailed(f"{what} {_where(folder)} cannot take new files: {_reason(exc)}") from None
+        raise ExportFailed(f"cannot write to {_where(folder)}: {_reason(exc)}") from None
+    os.close(fd)
+    _unlink_quietly(probe)

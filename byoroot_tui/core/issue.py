@@ -24,6 +24,7 @@ from byoroot_tui.core.findings import Finding, refusals
 from byoroot_tui.core.keys import spki_der
 from byoroot_tui.core.lint import LintReport
 from byoroot_tui.core.lint import lint as run_lint
+from byoroot_tui.core.names import same_dn, shown
 from byoroot_tui.core.profiles import Profile
 from byoroot_tui.core.root import RootCA, iso, utcnow
 from byoroot_tui.core.signer import RootSigner, check_signer_matches
@@ -206,6 +207,25 @@ def _cabf_signature_problem(root_key: object, hash_algorithm: hashes.HashAlgorit
     return None
 
 
+def against_root(csr: CsrInfo, root: RootCA) -> list[Finding]:
+    """What forbids issuing this CSR under this root whatever the profile, as `refuse` findings:
+    the root's own key, or the root's own name. Names are compared as RFC 5280 §7.1 does (RFC 4518:
+    case, blanks, Unicode form and string type ignored), as OpenSSL's subject hash does: a subject
+    that differs from the root's only so would make the intermediate look self-issued."""
+    findings: list[Finding] = []
+    if spki_der(csr.public_key) == root.spki:  # normalised: a compressed EC point is the same key
+        findings.append(Finding("refuse", "root.same_key", "the CSR carries the root's own public key"))
+    if csr.subject == root.cert.subject:
+        findings.append(Finding("refuse", "root.same_subject",
+                                "the CSR's subject is the root's own subject; an intermediate needs a distinct name"))
+    elif same_dn(csr.subject, root.cert.subject):
+        findings.append(Finding("refuse", "root.same_subject",
+                                f"the CSR's subject {shown(csr.subject_text, 120)} is the root's own subject {shown(root.subject_text, 120)} "
+                                "as RFC 5280 compares names (case, spacing and string type do not count); "
+                                "an intermediate needs a distinct name"))
+    return findings
+
+
 def make_plan(
     csr: CsrInfo,
     profile: Profile,
@@ -222,13 +242,9 @@ def make_plan(
     plan that was not linted). ``strict_cabf`` (or the profile's ``strict_cabf``) adds the
     CA/B Forum TLS BR validators for that CA type.
     """
-    blocking = refusals(csr.findings)
+    blocking = refusals(csr.findings) or refusals(against_root(csr, root))
     if blocking:
         raise PolicyRefused(f"refused: {blocking[0].message}")
-    if spki_der(csr.public_key) == root.spki:  # normalised: a compressed EC point is the same key
-        raise PolicyRefused("refused: the CSR carries the root's own public key")
-    if csr.subject == root.cert.subject:
-        raise PolicyRefused("refused: the CSR's subject is the root's own subject; an intermediate needs a distinct name")
 
     now = now or utcnow()
     findings = [f for f in csr.findings if f.severity != "refuse"]
@@ -315,8 +331,27 @@ def make_plan(
     )
 
 
-def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
-    """Sign the planned TBS with the root signer, assemble, and prove the result is right."""
+@dataclass(frozen=True)
+class SignedCertificate:
+    """The certificate as the root key signed it and as it verified, before the lint after signing."""
+
+    plan: Plan
+    certificate: x509.Certificate
+    der: bytes
+
+    @property
+    def pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.der).hexdigest()
+
+
+def sign_tbs(plan: Plan, signer: RootSigner) -> SignedCertificate:
+    """Sign the planned TBS with the root signer, assemble, and check the result against the root.
+
+    The key is needed only for this; the caller closes it before `lint_signed`."""
     if plan.lint is None or not plan.lint.clean:
         raise PolicyRefused("refused: this plan was not linted clean; nothing was signed")
     if der.split_certificate(plan.lint_certificate).tbs != plan.tbs:
@@ -330,18 +365,30 @@ def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
         raise ByorootError("the root signer failed to sign") from None
     cert_der = der.assemble_certificate(plan.tbs, plan.signature_algorithm_der, signature)
     cert = verify_issued(cert_der, plan)
+    return SignedCertificate(plan, cert, cert_der)
+
+
+def lint_signed(signed: SignedCertificate) -> Issued:
+    """The lint after signing (the signature included), on a certificate whose key is closed."""
+    plan = signed.plan
+    assert plan.lint is not None
     cabf = next((c.split(" as ", 1)[1] for c in plan.lint.checks if c.startswith("CA/B Forum")), None)
-    report = run_lint(cert_der, plan.root.der, check_signature=True, cabf_type=cabf)
+    report = run_lint(signed.der, plan.root.der, check_signature=True, cabf_type=cabf)
     if not report.clean:
-        raise ByorootError(f"the signed certificate failed the linter; nothing was written: {report.summary()}")
+        raise ByorootError(f"the signed certificate failed the linter; it was not exported: {report.summary()}")
     return Issued(
         plan=plan,
-        certificate=cert,
-        der=cert_der,
-        pem=cert.public_bytes(serialization.Encoding.PEM),
-        sha256=hashlib.sha256(cert_der).hexdigest(),
+        certificate=signed.certificate,
+        der=signed.der,
+        pem=signed.pem,
+        sha256=signed.sha256,
         lint=report,
     )
+
+
+def sign_plan(plan: Plan, signer: RootSigner) -> Issued:
+    """`sign_tbs` then `lint_signed` (for callers that keep no station log: tests and benches)."""
+    return lint_signed(sign_tbs(plan, signer))
 
 
 def verify_issued(cert_der: bytes, plan: Plan) -> x509.Certificate:
@@ -385,6 +432,10 @@ def assess(csr: CsrInfo, profile: Profile, root: RootCA | None = None, *, strict
     if csr.refused:
         return Assessment(findings, None, root is None)
     stand_in = root is None
+    if root is not None:
+        blocking = refusals(against_root(csr, root))
+        if blocking:
+            return Assessment(findings + review_request(csr, profile) + blocking, None, False)
     if root is None:
         from byoroot_tui.core.demo import make_root
         from byoroot_tui.core.root import parse_root

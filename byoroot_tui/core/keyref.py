@@ -23,7 +23,7 @@ from byoroot_tui.core.text import safe_text
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives import hashes
 
-    from byoroot_tui.core.issue import Issued, Plan
+    from byoroot_tui.core.issue import Issued, Plan, SignedCertificate
     from byoroot_tui.core.pkcs11 import KeyInfo, TokenInfo
     from byoroot_tui.core.root import RootCA
     from byoroot_tui.core.signer import RootSigner
@@ -155,25 +155,37 @@ class _KeyBlamed:
 
 
 def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
-                  progress: Callable[[str], object] = lambda stage: None) -> Issued:
-    """Open the key, sign the planned TBS (`issue.sign_plan`: verified and linted), close the key.
+                  progress: Callable[[str], object] = lambda stage: None,
+                  on_signed: Callable[[SignedCertificate], object] | None = None) -> Issued:
+    """Open the key, sign the planned TBS (`issue.sign_tbs`: verified against the root), close
+    the key, then ``on_signed`` (the caller records the certificate: `ledger.record_issued`; no
+    signal cuts in between the signature and that record), then the lint after signing
+    (`issue.lint_signed`), with the key already closed.
 
     ``progress`` hears "sign" once the key is open and "drop" once it is closed. The secret is
     wiped. A key that cannot be opened or used raises `KeyUnusable`; every other refusal (the
-    signature does not verify, the lint after signing) keeps its own type.
+    signature does not verify, the record, the lint after signing) keeps its own type.
     """
-    from byoroot_tui.core.issue import sign_plan
+    from byoroot_tui.core.interrupts import deferred
+    from byoroot_tui.core.issue import lint_signed, sign_tbs
     from byoroot_tui.core.signer import check_signer_matches
 
     signer = open_signer(ref, secret)
     try:
         with _key_fault():
-            check_signer_matches(signer, plan.root)  # sign_plan checks again; a mismatch is the key's
+            check_signer_matches(signer, plan.root)  # sign_tbs checks again; a mismatch is the key's
         progress("sign")
-        return sign_plan(plan, _KeyBlamed(signer))  # type: ignore[arg-type]
+        with deferred():
+            try:
+                signed = sign_tbs(plan, _KeyBlamed(signer))  # type: ignore[arg-type]
+            finally:
+                signer.close()
+                progress("drop")
+            if on_signed is not None:
+                on_signed(signed)
     finally:
         signer.close()
-        progress("drop")
+    return lint_signed(signed)
 
 
 def check_key(ref: KeyRef, root: RootCA, secret: bytearray | None) -> str:

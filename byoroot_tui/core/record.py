@@ -5,6 +5,7 @@ Plain text, at most 80 columns, UTF-8 (the QR code uses block characters), one o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import unicodedata
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from byoroot_tui.core.errors import ByorootError, ExportFailed
-from byoroot_tui.core.export import check_writable_target, write_new_file
+from byoroot_tui.core.errors import ByorootError, ExportFailed, TargetExists
+from byoroot_tui.core.export import (SetFailed, check_writable_target, clean_stale, describe_left, probe_folder,
+                                     write_file_set)
 from byoroot_tui.core.fingerprint import grouped_hex, pgp_words, qr_matrix, qr_png, qr_text
 from byoroot_tui.core.issue import Issued
+from byoroot_tui.core.ledger import IssuedRecord
 from byoroot_tui.core.root import iso, utcnow
 from byoroot_tui.core.text import safe_text
 
@@ -88,16 +91,21 @@ def _words_lines(words: list[str]) -> list[str]:
 
 
 def render_sheet(
-    issued: Issued,
+    issued: Issued | IssuedRecord,
     *,
-    csr_file: str,
-    officers: list[str],
+    csr_file: str | None = None,
+    officers: list[str] | None = None,
     log_head: str | None,
     certificate_path: str,
     when: datetime | None = None,
     host: str | None = None,
 ) -> str:
-    plan = issued.plan
+    """The sheet for a certificate, from its log record (an `Issued` is made into one first,
+    with ``csr_file`` and ``officers``): the same sheet whether written at signing or again by
+    `byoroot export`."""
+    if not isinstance(issued, IssuedRecord):
+        issued = IssuedRecord.from_signed(issued, officers or [], csr_file or "")
+    rec = issued
     when = when or utcnow()
     host = safe_text(host or socket.gethostname(), 60)
     local = when.astimezone()
@@ -108,49 +116,55 @@ def render_sheet(
     out += _field("Date (local):", local.strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
     out += _field("Station:", host)
     out += _field("Certificate file:", safe_text(certificate_path))
+    if rec.time:
+        out += _field("Signed (UTC):", rec.time)
     out.append(thin)
     out.append("REQUEST")
-    out += _field("CSR file:", safe_text(csr_file))
-    out += _hash_field("CSR SHA-256 (DER):", plan.csr.sha256)
-    out += _field("Subject:", plan.subject_text)
-    out += _field("Public key:", f"{plan.csr.key_algorithm} {plan.csr.key_size}")
+    out += _field("CSR file:", safe_text(rec.csr_file))
+    out += _hash_field("CSR SHA-256 (DER):", rec.csr_sha256)
+    out += _field("Subject:", rec.subject)
+    out += _field("Public key:", rec.key)
     out.append(thin)
     out.append("PROFILE")
-    out += _field("Name:", f"{plan.profile.name} ({safe_text(plan.profile.source)})")
-    for label, value in plan.profile.describe():
+    out += _field("Name:", f"{rec.profile} ({rec.profile_source})")
+    for label, value in rec.profile_settings:
         out += _field(f"  {label}:", value)
     out.append(thin)
     out.append("ROOT")
-    out += _field("Subject:", plan.root.subject_text)
-    out += _hash_field("Certificate SHA-256:", plan.root.sha256)
+    out += _field("Subject:", rec.root_subject)
+    out += _hash_field("Certificate SHA-256:", rec.root_sha256)
     out.append(thin)
     out.append("ISSUED CERTIFICATE")
-    out += _field("Serial:", plan.serial_hex)
-    out += _field("Not before:", iso(plan.not_before))
-    out += _field("Not after:", iso(plan.not_after))
-    out += _field("Signature:", plan.signature_algorithm)
-    for warning in plan.warnings:
+    out += _field("Serial:", rec.serial)
+    out += _field("Not before:", rec.not_before)
+    out += _field("Not after:", rec.not_after)
+    out += _field("Signature:", rec.signature_algorithm)
+    for warning in rec.warnings:
         out += _field("Warning:", warning)
     out.append("")
     out.append("SHA-256 FINGERPRINT OF intermediate.crt (DER)")
-    out.append("  " + grouped_hex(issued.sha256, per_line=8).replace("\n", "\n  "))
+    out.append("  " + grouped_hex(rec.sha256, per_line=8).replace("\n", "\n  "))
     out.append("")
     out.append("  as PGP words (read aloud in order):")
-    out += _words_lines(pgp_words(issued.sha256))
+    out += _words_lines(pgp_words(rec.sha256))
     out.append("")
-    qr = qr_text(qr_matrix(issued.sha256), for_paper=True)
+    qr = qr_text(qr_matrix(rec.sha256), for_paper=True)
     pad = max(0, (WIDTH - len(qr[0])) // 2)
     out += [(" " * pad + line).rstrip() for line in qr]  # the quiet zone is blank paper
     out.append(f"{'QR payload: the fingerprint in lowercase hex':^{WIDTH}}".rstrip())
     out.append(thin)
     out += _hash_field("Station log head:", log_head) if log_head else _field("Station log head:", "(no station log)")
     out.append(thin)
-    out.append("OFFICERS: I reviewed the certificate above before it was signed, and compared")
-    out.append("its fingerprint with what the hosted CA shows.")
-    for number, name in enumerate(officers, start=1):
-        out.append("")
-        out += _field(f"Officer {number}:", safe_text(name, 64))
-        out.append(f"{'Signature:':<{LABEL}}{'_' * 36}   Date: _____________")
+    names = [n for n in rec.officers if n.strip()]
+    if len(names) >= 2:
+        out.append("OFFICERS: I reviewed the certificate above before it was signed, and compared")
+        out.append("its fingerprint with what the hosted CA shows.")
+        for number, name in enumerate(names, start=1):
+            out.append("")
+            out += _field(f"Officer {number}:", safe_text(name, 64))
+            out.append(f"{'Signature:':<{LABEL}}{'_' * 36}   Date: _____________")
+    else:
+        out.append("OFFICERS: not recorded for this certificate (no two-officer review on record).")
     out.append(rule)
     return "\n".join(out) + "\n"
 
@@ -167,7 +181,9 @@ class Exported:
     qr_png: Path
     sheet: Path
     sheet_text: str
-    log_head: str | None
+    log_head: str | None  # the log's head after this export was recorded
+    sheet_head: str | None = None  # the head printed on the sheet (the log as it was when the sheet was made)
+    notes: tuple[str, ...] = ()  # what the officers should know: stale files cleaned, a log that could not hear of it
 
 
 def check_export_targets(directory: str | os.PathLike[str], overwrite: bool = False) -> None:
@@ -176,21 +192,112 @@ def check_export_targets(directory: str | os.PathLike[str], overwrite: bool = Fa
         check_writable_target(directory, name, overwrite)
 
 
-def issued_log_fields(issued: Issued, officers: list[str], csr_file: str, directory: str) -> dict[str, object]:
-    plan = issued.plan
-    return {
-        "csr_file": safe_text(csr_file),
-        "csr_sha256": plan.csr.sha256,
-        "subject": plan.subject_text,
-        "profile": plan.profile.name,
-        "root_sha256": plan.root.sha256,
-        "serial": plan.serial_hex,
-        "not_before": iso(plan.not_before),
-        "not_after": iso(plan.not_after),
-        "sha256": issued.sha256,
-        "officers": [safe_text(o, 64) for o in officers],
-        "out": safe_text(directory),
-    }
+def preflight(directory: str | os.PathLike[str], log_path: str | os.PathLike[str] | None,
+              overwrite: bool = False) -> list[str]:
+    """Everything about the output and the log that can be checked before the key is touched.
+
+    The station log is a regular file holding an intact chain (or can be created) and can be
+    appended to; the folder exists and takes new files (an exclusive probe file, removed again);
+    none of the files is in the way (unless ``overwrite``). Temp files of ours left there by a
+    killed export are removed first; returns what was done about them, one sentence each.
+    """
+    from byoroot_tui.core.stationlog import check_appendable
+
+    if log_path is not None:
+        check_appendable(log_path)
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ExportFailed(f"cannot write to {safe_text(str(folder))!r}: not an existing folder")
+    notes = clean_stale(folder, EXPORT_NAMES)
+    probe_folder(folder)
+    check_export_targets(folder, overwrite)
+    return notes
+
+
+def _log_quietly(log_path: str | os.PathLike[str] | None, event: str, fields: dict[str, object]) -> str | None:
+    """Append an entry after the fact (exported / export_failed); None if the log could not take it."""
+    from byoroot_tui.core.stationlog import append_event
+
+    if log_path is None:
+        return None
+    try:
+        return append_event(log_path, event, fields)
+    except ByorootError:
+        return None
+
+
+def _current_head(log_path: str | os.PathLike[str] | None) -> str | None:
+    from byoroot_tui.core.stationlog import verify_log
+
+    if log_path is None or not Path(log_path).exists():
+        return None
+    check = verify_log(log_path)
+    return check.head if check.ok else None
+
+
+def how_to_export_again(record: IssuedRecord, folder: str | os.PathLike[str]) -> str:
+    return (f"the certificate (serial {record.serial}) is in the station log: "
+            f"`byoroot export {record.serial} --out DIR` writes it again, without the key")
+
+
+def export_record(
+    record: IssuedRecord,
+    directory: str | os.PathLike[str],
+    *,
+    log_path: str | os.PathLike[str] | None,
+    overwrite: bool = False,
+    cancel: object = None,
+) -> Exported:
+    """Write intermediate.crt, the QR PNG and the ceremony sheet of a certificate already on the
+    station log, all or none; log the attempt (`exported` with each file's SHA-256, or
+    `export_failed` with what happened and what is left where). No key, no new signature: the
+    same path for the first export, a retry, another folder, a copy and `byoroot export`.
+
+    On a failure or an interrupt (`interrupts.Interrupted`) every file this call created is
+    removed and files it replaced are put back; the error's message names anything that could
+    not be. The interrupt is re-raised with ``message`` set to that one line.
+    """
+    from byoroot_tui.core.interrupts import Interrupted
+
+    folder = Path(directory)
+    shown = safe_text(str(folder))
+    notes: list[str] = []
+    try:
+        notes += preflight(folder, None, overwrite)
+        head = _current_head(log_path)
+        cert_path = folder / CERT_NAME
+        text = render_sheet(record, log_head=head, certificate_path=str(cert_path))
+        files = [(CERT_NAME, record.pem), (QR_NAME, qr_png(qr_matrix(record.sha256))), (SHEET_NAME, text.encode("utf-8"))]
+        paths = write_file_set(folder, files, overwrite=overwrite, cancel=cancel)
+    except Interrupted as exc:
+        left = getattr(exc, "left", [])
+        restored = getattr(exc, "restored", [])
+        reason = f"interrupted by {exc.name} while writing to {shown!r}"
+        _log_quietly(log_path, "export_failed", {
+            "serial": record.serial, "sha256": record.sha256, "out": shown, "reason": reason,
+            "interrupted": exc.name, "left": [safe_text(str(p)) for p in left],
+            "restored": [safe_text(str(p)) for p in restored]})
+        exc.message = f"{reason}{describe_left(left, restored)}; {how_to_export_again(record, folder)}"  # type: ignore[attr-defined]
+        raise
+    except ByorootError as exc:
+        left = getattr(exc, "left", [])
+        restored = getattr(exc, "restored", [])
+        _log_quietly(log_path, "export_failed", {
+            "serial": record.serial, "sha256": record.sha256, "out": shown, "reason": str(exc),
+            "left": [safe_text(str(p)) for p in left], "restored": [safe_text(str(p)) for p in restored]})
+        message = str(exc)
+        if not isinstance(exc, SetFailed):
+            message += "; nothing was written"
+        if isinstance(exc, TargetExists):
+            raise TargetExists(f"{message}; {how_to_export_again(record, folder)}") from None
+        raise ExportFailed(f"{message}; {how_to_export_again(record, folder)}") from None
+    new_head = _log_quietly(log_path, "exported", {
+        "serial": record.serial, "sha256": record.sha256, "out": shown,
+        "files": [{"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in files]})
+    if log_path is not None and new_head is None:
+        notes.append("the files are written, but the station log could not record this export "
+                     "(the certificate itself is on the log)")
+    return Exported(paths[0], paths[1], paths[2], text, new_head or head, head, tuple(notes))
 
 
 def export_ceremony(
@@ -201,45 +308,21 @@ def export_ceremony(
     csr_file: str,
     log_path: str | os.PathLike[str] | None,
     overwrite: bool = False,
+    cancel: object = None,
 ) -> Exported:
-    """Write intermediate.crt, the QR PNG and the ceremony sheet; log the issuance.
+    """Record the certificate (`issued`, once: not again if the log already holds it), then
+    `export_record`. For callers that signed with `issue.sign_plan`; `byoroot sign` and the app
+    record the certificate themselves, before the lint after signing."""
+    from byoroot_tui.core.ledger import find_issued, record_issued
 
-    Order: certificate, QR, log entry ("issued"), then the sheet, which carries the log's head
-    after that entry. Any failure removes the files this call wrote and logs "export_failed",
-    so a retry (onto this or another medium) starts clean and never needs a new signature.
-    """
-    from byoroot_tui.core.stationlog import append_event
-
-    folder = Path(directory)
-    written: list[Path] = []
-    try:
-        check_export_targets(folder, overwrite)
-        written.append(write_new_file(folder, CERT_NAME, issued.pem, overwrite=overwrite))
-        written.append(write_new_file(folder, QR_NAME, qr_png(qr_matrix(issued.sha256)), overwrite=overwrite))
-        head = None
-        if log_path is not None:
-            head = append_event(log_path, "issued", issued_log_fields(issued, officers, csr_file, str(folder)))
-        text = render_sheet(issued, csr_file=csr_file, officers=officers, log_head=head,
-                            certificate_path=str(written[0]))
-        written.append(write_new_file(folder, SHEET_NAME, text.encode("utf-8"), overwrite=overwrite))
-        return Exported(written[0], written[1], written[2], text, head)
-    except ByorootError as exc:
-        for path in written:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        if log_path is not None:
-            try:
-                append_event(log_path, "export_failed", {
-                    "sha256": issued.sha256, "serial": issued.plan.serial_hex,
-                    "out": safe_text(str(folder)), "reason": str(exc),
-                })
-            except ByorootError:
-                pass
-        if isinstance(exc, ExportFailed) or not written:
-            raise
-        raise ExportFailed(f"{exc}; the files written were removed") from None
+    record = IssuedRecord.from_signed(issued, officers, csr_file)
+    if log_path is not None:
+        try:
+            record = find_issued(log_path, record.serial)
+        except ByorootError:
+            record_issued(log_path, record)
+            record = find_issued(log_path, record.serial)
+    return export_record(record, directory, log_path=log_path, overwrite=overwrite, cancel=cancel)
 
 
 def print_sheet(sheet: str | os.PathLike[str]) -> str:

@@ -17,13 +17,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from byoroot_tui.core.errors import ByorootError
+from byoroot_tui.core.errors import ByorootError, LogRefused
 from byoroot_tui.core.root import iso, utcnow
 from byoroot_tui.core.text import safe_text
 
 GENESIS = hashlib.sha256(b"byoroot station log v1").hexdigest()
-EVENTS = ("issued", "refused", "export_failed")
-MAX_LINE = 64 * 1024
+EVENTS = ("signing", "issued", "exported", "export_failed", "refused")
+MAX_LINE = 1024 * 1024  # an issued entry holds its certificate
 
 
 def default_log_path() -> Path:
@@ -52,67 +52,163 @@ def _last_line(fd: int) -> bytes | None:
     return tail[:-1] if tail.endswith(b"\n") else tail
 
 
-def check_appendable(path: str | os.PathLike[str]) -> None:
-    """Before signing: refuse when the log cannot take an entry cleanly (e.g. a torn last line)."""
-    p = Path(path)
+def _shown(p: Path) -> str:
+    return repr(safe_text(str(p)))
+
+
+def _not_a_log(p: Path, reason: str) -> ByorootError:
+    return LogRefused(f"{_shown(p)} is not a station log ({reason}); give the station's log with --log, "
+                        "or a new file name to start one")
+
+
+def _lstat_regular(p: Path) -> os.stat_result | None:
+    """The log's own status (a link is not followed), or None if it does not exist yet.
+    Refuses anything but a regular file: a link, a FIFO (opening one would wait forever), a
+    folder, a device or a socket."""
     try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        st = os.lstat(p)
     except FileNotFoundError:
-        return
+        return None
     except OSError as exc:
-        raise ByorootError(f"cannot read the station log {safe_text(str(p))!r}: {os.strerror(exc.errno or errno.EIO)}") from None
+        raise LogRefused(f"cannot read the station log {_shown(p)}: {os.strerror(exc.errno or errno.EIO)}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise LogRefused(f"the station log {_shown(p)} is a symbolic link; give the log file itself")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise LogRefused(f"the station log {_shown(p)} is {kind}, not a regular file")
+    return st
+
+
+def _check_chain(p: Path) -> None:
+    """The existing file is a station log: every line an entry chained to the one before, the
+    last line complete. A torn last line (power lost mid-write) is named as such."""
     try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            raise ByorootError(
-                f"the station log {safe_text(str(p))!r} ends with an incomplete line (a torn write?): "
-                "check it with `byoroot log verify` before signing"
-            )
-    finally:
-        os.close(fd)
+        check = verify_log(p)
+    except ByorootError as exc:
+        raise LogRefused(f"cannot read the station log {_shown(p)}: {exc}") from None
+    if check.ok:
+        return
+    if check.bad_line is not None and check.bad_line == check.entries + 1 and "incomplete" in check.reason:
+        raise LogRefused(
+            f"the station log {_shown(p)} ends with an incomplete line (a torn write?): "
+            "check it with `byoroot log verify` before signing")
+    if check.entries == 0:
+        raise _not_a_log(p, check.reason)
+    raise LogRefused(f"the station log {_shown(p)} is damaged: {check.reason}; "
+                       "see `byoroot log verify`")
+
+
+def check_appendable(path: str | os.PathLike[str]) -> None:
+    """Before the key is touched: the log can take an entry cleanly. Refuses a log that is not a
+    regular file, a file that is not a station log (an intact chain), a torn last line, a log
+    that cannot be opened for appending, and a missing log whose folder cannot take it."""
+    p = Path(path)
+    st = _lstat_regular(p)
+    if st is None:
+        folder = p.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # append_event creates the missing folders
+        if not folder.is_dir():
+            raise LogRefused(f"cannot create the station log {_shown(p)}: {_shown(folder)} is not a folder")
+        from byoroot_tui.core.export import probe_folder
+
+        try:
+            probe_folder(folder, "the station log's folder")
+        except ByorootError as exc:
+            raise LogRefused(str(exc)) from None
+        return
+    if st.st_size:
+        _check_chain(p)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise LogRefused(f"the station log {_shown(p)} cannot be appended to: "
+                           f"{os.strerror(exc.errno or errno.EIO)}") from None
+    os.close(fd)
 
 
 def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, object]) -> str:
-    """Append one event and return the new head hash. Raises `ByorootError` if it cannot."""
+    """Append one event and return the new head hash. Raises `ByorootError` if it cannot.
+
+    Only ever onto a station log: an existing file must be a regular file holding an intact
+    chain. The entry is written whole or not at all: a short or failed write (a full disk) is cut
+    back to the last whole entry, and no signal can land in the middle (`interrupts.deferred`).
+    """
+    from byoroot_tui.core.interrupts import deferred
+
     if event not in EVENTS:
         raise ByorootError(f"unknown log event {event!r}")
     reserved = sorted({"event", "time", "prev"} & set(fields))
     if reserved:  # they would silently replace the event, its time or the chain link
         raise ByorootError(f"a log entry's fields cannot set {', '.join(reserved)}")
     p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError as exc:
-        raise ByorootError(f"cannot open the station log {safe_text(str(p))!r}: {os.strerror(exc.errno or errno.EIO)}") from None
+    with deferred():
+        _lstat_regular(p)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as exc:
+            raise LogRefused(f"cannot open the station log {_shown(p)}: {os.strerror(exc.errno or errno.EIO)}") from None
+        try:
+            return _append_locked(fd, p, event, fields)
+        finally:
+            os.close(fd)
+
+
+def _append_locked(fd: int, p: Path, event: str, fields: dict[str, object]) -> str:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ByorootError("the station log is not a regular file")
+            raise LogRefused("the station log is not a regular file")
         if st.st_mode & 0o077:
             os.fchmod(fd, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
-        check_appendable(p)  # never glue an entry onto a torn line
-        rfd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        size = os.fstat(fd).st_size
+        if size:
+            _check_chain(p)  # never glue an entry onto a torn line, or onto a file that is no log
+        rfd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
         try:
             last = _last_line(rfd)
         finally:
             os.close(rfd)
-        prev = GENESIS if last is None else line_hash(last)
-        entry = {"event": event, "time": iso(utcnow()), **fields, "prev": prev}
-        line = json.dumps(entry, ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode("ascii")
-        if len(line) > MAX_LINE:
-            raise ByorootError("log entry too large")
-        data = line + b"\n"
+    except OSError as exc:
+        raise LogRefused(f"cannot read the station log: {os.strerror(exc.errno or errno.EIO)}") from None
+    prev = GENESIS if last is None else line_hash(last)
+    entry = {"event": event, "time": iso(utcnow()), **fields, "prev": prev}
+    line = json.dumps(entry, ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode("ascii")
+    if len(line) > MAX_LINE:
+        raise ByorootError("log entry too large")
+    data = line + b"\n"
+    try:
         written = 0
         while written < len(data):
-            written += os.write(fd, data[written:])
+            n = os.write(fd, data[written:])
+            if n <= 0:
+                raise OSError(errno.EIO, "short write")
+            written += n
         os.fsync(fd)
         return line_hash(line)
+    except BaseException as exc:
+        cut = _cut_back(fd, size)
+        if isinstance(exc, OSError):
+            raise LogRefused(f"cannot write the station log: {os.strerror(exc.errno or errno.EIO)}{cut}") from None
+        raise
+
+
+def _cut_back(fd: int, size: int) -> str:
+    """After a failed append: truncate the log to ``size`` (its last whole entry). Returns what
+    to add to the message."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
     except OSError as exc:
-        raise ByorootError(f"cannot write the station log: {os.strerror(exc.errno or errno.EIO)}") from None
-    finally:
-        os.close(fd)
+        return (f"; the partial entry could not be cut off ({os.strerror(exc.errno or errno.EIO)}): "
+                "the log now ends in a torn line")
+    return "; the log was left as it was before this entry"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -80,6 +81,8 @@ def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str
         return None, str(exc), type(exc)
     except MemoryError:
         return None, "out of memory", MemoryError
+    except KeyboardInterrupt as exc:  # core.interrupts.Interrupted: the app's cancel event (SIGTERM, SIGHUP)
+        return None, str(getattr(exc, "message", "interrupted")), type(exc)
     except Exception as exc:  # a bug, not the officer's fault: never a traceback on screen
         return None, f"internal error ({type(exc).__name__}); nothing was signed or written", type(exc)
 
@@ -225,6 +228,10 @@ class ByorootApp(App[int]):
         self._key_check_token: tuple[Any, ...] = ()
         self._checked_token: tuple[Any, ...] = ()  # the token a successful key check was made under
         self._assess_timer: Any = None  # the pending lint after a profile change (see profile_changed)
+        # Set by SIGTERM, SIGHUP or SIGINT: the core's writers check it between steps, remove what
+        # they made and log it; the app ends once no signing or writing worker runs.
+        self.cancel_event = threading.Event()
+        self.stopped_by: str | None = None
 
     # -------------------------------------------------------------- navigation
 
@@ -303,6 +310,40 @@ class ByorootApp(App[int]):
         self.set_timer(0.3, self._start_warm_up)  # after the first screen is on the terminal
         self.set_timer(10, self._collect_in_idle_moments)  # if the warm-up never reports
         self.set_interval(0.1, self._heartbeat, name="repaint-heartbeat")
+        self._handle_stop_signals()
+
+    def _handle_stop_signals(self) -> None:
+        """SIGTERM, SIGHUP (the terminal closed) and SIGINT (from kill; Ctrl+C is a key here) stop
+        the app without cutting a write in half: see `_stop_signal`."""
+        import asyncio
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stop_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests run the app elsewhere): the default handlers stay
+
+    def _stop_signal(self, signum: int) -> None:
+        import signal
+
+        self.stopped_by = signal.Signals(signum).name
+        self.cancel_event.set()
+        self._exit_when_idle(2)
+
+    def _exit_when_idle(self, settle: int) -> None:
+        """End the app once no signing or writing worker runs (a writer that saw the cancel event
+        removes what it made and logs export_failed first), and its last message was handled."""
+        busy = any(w.group in ("sign", "write") and w.is_running for w in self.workers)
+        if busy or settle > 0:
+            self.set_timer(0.1, lambda: self._exit_when_idle(settle if busy else settle - 1))
+            return
+        c = self.ceremony
+        what = c.write_error or ("the certificate was written" if c.written is not None else
+                                 "the certificate is in the station log; `byoroot export` writes it"
+                                 if c.issued is not None else "nothing was signed")
+        self.exit(return_code=1, message=f"byoroot: stopped by {self.stopped_by}: {what}")
 
     def _start_warm_up(self) -> None:
         self.run_worker(self.warm_up, thread=True, group="warm", exit_on_error=False)

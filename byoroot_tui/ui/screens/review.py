@@ -84,6 +84,7 @@ class ReviewScreen(StepScreen):
                     yield Input(placeholder=f"type {SIGN_WORD}, then Enter", id="sign-word",
                                 max_length=10, compact=True, disabled=True)
                     yield Static(classes="officer-status")
+                yield Readout(id="officer-warnings")
                 yield Readout(id="sign-status")
 
     def on_screen_resume(self) -> None:
@@ -152,8 +153,8 @@ class ReviewScreen(StepScreen):
     # -------------------------------------------------------------- signing
 
     def start_signing(self) -> None:
-        from byoroot_tui.core.errors import ExportFailed
-        from byoroot_tui.core.record import check_export_targets
+        from byoroot_tui.core.errors import ExportFailed, LogRefused
+        from byoroot_tui.core.record import preflight
 
         c = self.ceremony
         status = self.query_one("#sign-status", Static)
@@ -163,8 +164,13 @@ class ReviewScreen(StepScreen):
             return
         out_dir = c.out_dir
         assert out_dir is not None
+        # Everything about the log and the folder, before the key is touched (core.record.preflight):
+        # the log is a station log that takes entries; the folder takes new files; no name is in the way.
         try:
-            check_export_targets(out_dir, overwrite=c.overwrite)  # before the key is touched
+            notes = preflight(out_dir, self.byoroot.services.station_log(), overwrite=c.overwrite)
+        except LogRefused as exc:
+            status.update(Text.assemble(("✗ not signed: ", "bold red"), (str(exc), "red")))
+            return
         except ExportFailed as exc:
             there = existing_exports(out_dir) if out_dir.is_dir() else []
             if there and not c.overwrite:
@@ -174,15 +180,11 @@ class ReviewScreen(StepScreen):
                 status.update(Text.assemble(("✗ not signed: ", "bold red"), (reason, "red"),
                                             " — ctrl+o chooses another output folder"))
             return
-        from byoroot_tui.core import stationlog
-
-        check_appendable = getattr(stationlog, "check_appendable", None)
-        if check_appendable is not None:
-            try:
-                check_appendable(self.byoroot.services.station_log())  # the log must take the entry
-            except ByorootError as exc:
-                status.update(Text.assemble(("✗ not signed: ", "bold red"), (str(exc), "red")))
-                return
+        except ByorootError as exc:
+            status.update(Text.assemble(("✗ not signed: ", "bold red"), (str(exc), "red")))
+            return
+        for note in notes:
+            self.byoroot.say(note)
         self.query_one("#sign-word", Input).value = ""
         self.byoroot.begin_signing()
 
@@ -322,6 +324,16 @@ class ReviewScreen(StepScreen):
             s2.update(Text("after officer 1", style="dim"))
         else:
             s2.update(Text("not confirmed", style="dim"))
+        # A confirmed name that mixes scripts or holds invisible characters, shown escaped: the other
+        # officer looks at it twice (core.names).
+        officer_warns = c.officer_warnings()
+        warn_text = Text()
+        for i, w in enumerate(officer_warns):
+            warn_text.append(("\n" if i else "") + "WARN   ", style="yellow")
+            warn_text.append(w.message)
+        warn_w = self.query_one("#officer-warnings", Static)
+        warn_w.update(warn_text)
+        warn_w.display = bool(officer_warns)
         status = self.query_one("#sign-status", Static)
         root_blocker = c.blocker("root")
         if blocker is None:

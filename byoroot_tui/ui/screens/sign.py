@@ -43,16 +43,18 @@ class SignProgress(Message):
 
 
 class SignFailed(Message):
-    def __init__(self, reason: str, key: bool = False) -> None:
+    def __init__(self, reason: str, key: bool = False, signed: bool = False) -> None:
         super().__init__()
         self.reason = reason
         self.key = key  # the root key could not be opened or used (core KeyUnusable)
+        self.signed = signed  # the key did sign: the reason says what became of the certificate
 
 
 class Signed(Message):
-    def __init__(self, issued: Any) -> None:
+    def __init__(self, issued: Any, record: Any = None) -> None:
         super().__init__()
         self.issued = issued
+        self.record = record  # core.ledger.IssuedRecord: what the `issued` entry holds
 
 
 class WriteDone(Message):
@@ -69,16 +71,13 @@ class WriteFailed(Message):
         self.exists = kind is not None and issubclass(kind, TargetExists)  # a file of that name is there
 
 
-def _export(issued: Any, folder: Path, officers: list[str], csr_file: str, log_path: Path | None,
-            overwrite: bool) -> Any:
-    """The core's export of the whole set (as `byoroot sign` does): certificate, QR PNG, record, log.
+def _export(record: Any, folder: Path, log_path: Path | None, overwrite: bool, cancel: Any = None) -> Any:
+    """The core's export of the whole set from the certificate's log record (as `byoroot sign` and
+    `byoroot export` do): certificate, QR PNG, sheet, all or none, and an `exported` or
+    `export_failed` entry. Never a new signature, never a second `issued` entry."""
+    from byoroot_tui.core.record import export_record
 
-    A failure removes what this call wrote and logs it, so a retry never needs a new signature.
-    """
-    from byoroot_tui.core.record import export_ceremony
-
-    return export_ceremony(issued, folder, officers=officers, csr_file=csr_file, log_path=log_path,
-                           overwrite=overwrite)
+    return export_record(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel)
 
 
 def _log_refusal(log_path: Path, fields: dict[str, object], reason: str) -> None:
@@ -92,9 +91,8 @@ class CertificateWriter:
 
     def export_args(self, folder: Path, overwrite: bool, copy: bool) -> tuple[Any, ...]:
         c = self.ceremony  # type: ignore[attr-defined]
-        log = None if copy else self.byoroot.services.station_log()  # type: ignore[attr-defined]
-        csr_file = c.csr.name if c.csr is not None else ""
-        return (c.issued, folder, c.officers, csr_file, log, overwrite)
+        log = self.byoroot.services.station_log()  # type: ignore[attr-defined]  # a copy is an export too
+        return (c.issued_record, folder, log, overwrite, self.byoroot.cancel_event)  # type: ignore[attr-defined]
 
     @work(thread=True, group="write", exclusive=True, exit_on_error=False)
     def write_certificate(self, folder: Path, overwrite: bool, copy: bool = False) -> None:
@@ -175,20 +173,46 @@ class SignScreen(CertificateWriter, StepScreen):
     @work(thread=True, group="sign", exclusive=True, exit_on_error=False)
     def sign_worker(self, plan: Any, ref: Any, secret: bytearray | None, folder: Path, overwrite: bool,
                     log_path: Path, log_fields: dict[str, object]) -> None:
+        from byoroot_tui.core.errors import LogRefused
         from byoroot_tui.core.keyref import sign_with_key
+        from byoroot_tui.core.ledger import IssuedRecord, NotRecorded, record_issued, record_signing
+        from byoroot_tui.core.secretbuf import wipe
 
-        # Open the key, sign, verify, drop the key; the secret is wiped (core.keyref).
-        issued, error, kind = attempt(sign_with_key, ref, secret, plan, lambda s: self.post_message(SignProgress(s)))
-        if error is not None:
-            _, log_error = guarded(_log_refusal, log_path, log_fields, error)  # as `byoroot sign` does
-            if log_error is not None:
-                error = f"{error} (and the station log could not record it: {log_error})"
-            self.post_message(SignFailed(error, key=kind is not None and issubclass(kind, KeyUnusable)))
-            return
-        self.post_message(Signed(issued))
-        self.post_message(SignProgress("write"))
         officers = [o for o in log_fields.get("officers", []) if isinstance(o, str)]  # type: ignore[union-attr]
-        exported, error, kind = attempt(_export, issued, folder, officers, plan.csr.name, log_path, overwrite)
+        # The record comes first: `signing` before the key opens, `issued` (with the certificate)
+        # right after the signature verifies, before the lint after signing and any write.
+        _, error, kind = attempt(record_signing, log_path, plan, officers, plan.csr.name)
+        if error is not None:
+            wipe(secret)
+            self.post_message(SignFailed(f"the station log could not record the signing: {error}"))
+            return
+        recorded: list[Any] = []
+
+        def on_signed(signed: Any) -> None:
+            record = IssuedRecord.from_signed(signed, officers, plan.csr.name)
+            record_issued(log_path, record)
+            recorded.append(record)
+
+        issued, error, kind = attempt(sign_with_key, ref, secret, plan, lambda s: self.post_message(SignProgress(s)),
+                                      on_signed)
+        if error is not None:
+            about_log = kind is not None and issubclass(kind, (NotRecorded, LogRefused))
+            fields = dict(log_fields)
+            if recorded:  # signed and on the log, then refused by the lint after signing
+                error = (f"{error}; the certificate (serial {recorded[0].serial}) is in the station log "
+                         "but was not exported")
+                fields.update(serial=recorded[0].serial, sha256=recorded[0].sha256)
+            if not about_log:
+                _, log_error = guarded(_log_refusal, log_path, fields, error)  # as `byoroot sign` does
+                if log_error is not None:
+                    error = f"{error} (and the station log could not record it: {log_error})"
+            self.post_message(SignFailed(error, key=kind is not None and issubclass(kind, KeyUnusable),
+                                         signed=bool(recorded) or (kind is not None and issubclass(kind, NotRecorded))))
+            return
+        record = recorded[0]
+        self.post_message(Signed(issued, record))
+        self.post_message(SignProgress("write"))
+        exported, error, kind = attempt(_export, record, folder, log_path, overwrite, self.byoroot.cancel_event)
         if error is None:
             self.post_message(WriteDone(exported))
         else:
@@ -213,10 +237,13 @@ class SignScreen(CertificateWriter, StepScreen):
 
         from byoroot_tui.ui.screens.modals import ErrorModal
 
-        self.app.push_screen(ErrorModal("Not signed", msg.reason + " — nothing was signed."), back)
+        if msg.signed:
+            self.app.push_screen(ErrorModal("Signed, not exported", msg.reason), back)
+        else:
+            self.app.push_screen(ErrorModal("Not signed", msg.reason + " — nothing was signed."), back)
 
     def on_signed(self, msg: Signed) -> None:
-        self.ceremony.record_issued(msg.issued)
+        self.ceremony.record_issued(msg.issued, msg.record)
         self.byoroot.clear_passphrase()
         self.sync()
         self.refresh_bindings()
@@ -225,6 +252,8 @@ class SignScreen(CertificateWriter, StepScreen):
         self.writing = False
         self.stage = "done"
         self.ceremony.record_written(msg.exported)
+        for note in msg.exported.notes:
+            self.byoroot.say(note)
         self.sync()
         self.byoroot.goto("result")
 
