@@ -484,24 +484,45 @@ def test_sheet_qr_text_as_printed_reads_dark_on_light(signed, tmp_path) -> None:
     assert zbar_decode(img) == signed.sha
 
 
-def test_sheet_station_log_head_is_the_hash_of_the_last_log_line(signed) -> None:  # type: ignore[no-untyped-def]
+def test_sheet_station_log_head_is_the_hash_of_the_issued_log_line(signed) -> None:  # type: ignore[no-untyped-def]
+    """The sheet was made after the `issued` entry and before the `exported` one: it shows the
+    hash of the line before the last; `byoroot sign` prints the log's head after the export."""
     head = signed.sheet.hash_field("Station log head:")
     lines = log_lines(signed.log)
-    assert head == hashlib.sha256(lines[-1]).hexdigest()
-    assert head in signed.out
+    assert [json.loads(line)["event"] for line in lines] == ["signing", "issued", "exported"]
+    assert head == hashlib.sha256(lines[-2]).hexdigest()
+    assert f"(head {hashlib.sha256(lines[-1]).hexdigest()})" in signed.out
+    assert head not in signed.out
 
 
 def test_issued_log_entry_matches_the_sheet(signed) -> None:  # type: ignore[no-untyped-def]
-    entry = log_entries(signed.log)[-1]
+    entry = log_entries(signed.log)[-2]
     assert entry["event"] == "issued"
     assert entry["sha256"] == signed.sha
+    assert entry["certificate"].encode("ascii") == signed.c.cert_path.read_bytes()
     assert int(entry["serial"], 16) == signed.cert.serial_number
+    assert entry["serial"] == signed.sheet.value("Serial:", "ISSUED CERTIFICATE")
+    assert entry["tbs_sha256"] == hashlib.sha256(signed.cert.tbs_certificate_bytes).hexdigest()
     assert entry["csr_sha256"] == hashlib.sha256(der(signed.c.csr_obj)).hexdigest()
     assert entry["root_sha256"] == hashlib.sha256(der(signed.c.root_cert_obj)).hexdigest()
+    assert entry["root_subject"] == signed.sheet.value("Subject:", "ROOT") == signed.c.root_cert_obj.subject.rfc4514_string()
     assert entry["not_before"] == iso(signed.cert.not_valid_before_utc)
     assert entry["not_after"] == iso(signed.cert.not_valid_after_utc)
     assert entry["officers"] == list(OFFICERS)
     assert entry["profile"] == "intermediate-ca"
+    assert entry["key"] == signed.sheet.value("Public key:", "REQUEST")
+    assert entry["signature_algorithm"] == signed.sheet.value("Signature:", "ISSUED CERTIFICATE")
+    assert entry["warnings"] == []
+    # the profile's settings as the sheet lists them, in order
+    assert entry["profile_settings"] and all(len(pair) == 2 for pair in entry["profile_settings"])
+    for label, value in entry["profile_settings"]:
+        assert signed.sheet.value(f"  {label}:", "PROFILE") == value, label
+    assert "out" not in entry  # where it went is the `exported` entry's
+    exported = log_entries(signed.log)[-1]
+    assert exported["event"] == "exported" and exported["out"] == str(signed.c.stick)
+    assert exported["sha256"] == entry["sha256"] and exported["serial"] == entry["serial"]
+    assert {x["name"]: x["sha256"] for x in exported["files"]} == {
+        n: hashlib.sha256((signed.c.stick / n).read_bytes()).hexdigest() for n in EXPORTS}
 
 
 # ----------------------------------------------------------------------------- officers
@@ -526,7 +547,9 @@ def test_officer_names_are_recorded_normalised(ceremony, cli, tmp_path) -> None:
     sheet = Sheet((c.stick / SHEET).read_text("utf-8"))
     assert sheet.value("Officer 1:") == "Alice Smith"
     assert sheet.value("Officer 2:") == "Bob Jones"
-    assert log_entries(log)[-1]["officers"] == ["Alice Smith", "Bob Jones"]
+    signing, issued, exported = log_entries(log)
+    assert signing["event"] == "signing" and issued["event"] == "issued" and exported["event"] == "exported"
+    assert signing["officers"] == issued["officers"] == ["Alice Smith", "Bob Jones"]
 
 
 @pytest.mark.parametrize("pair", [
