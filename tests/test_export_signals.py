@@ -1,0 +1,200 @@
+"""Issue 14, part 5: signals, kills and media that change under an export.
+
+The real `byoroot sign` runs under strace, which slows each fsync (``inject=fsync:delay_enter``)
+so that a signal lands at a known stage; the signal goes to the byoroot process itself. Faults
+on the medium are strace's too (``inject=SYSCALL:error=...``): the medium refuses a system call
+exactly as a read-only or pulled stick does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import factories as f
+
+EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt")
+SLOW_FSYNC_US = 700_000
+
+
+def entries(log: Path) -> list[dict]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_bytes().splitlines() if line.endswith(b"}")]
+
+
+def events(log: Path) -> list[str]:
+    return [e["event"] for e in entries(log)]
+
+
+def ours(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name in EXPORTED or p.name.startswith("."))
+
+
+def strace() -> str:
+    exe = shutil.which("strace")
+    if exe is None:
+        pytest.fail("strace is needed (apt-get install strace)")
+    return exe
+
+
+def child_of(pid: int, timeout: float = 20) -> int:
+    """The process strace started (its only child)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            kids = []
+        if kids:
+            return int(kids[0])
+        time.sleep(0.01)
+    raise AssertionError("strace started no process")
+
+
+def start_slow(argv: list[str], *inject: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``argv`` under strace with every fsync slowed (and any other ``inject``); returns strace's
+    process and byoroot's pid."""
+    cmd = [strace(), "-qq", "-o", "/dev/null", "-e", "trace=fsync",
+           "-e", f"inject=fsync:delay_enter={SLOW_FSYNC_US}", *inject, *argv]
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    return proc, child_of(proc.pid)
+
+
+def wait_for(what, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if what():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def finish(proc: subprocess.Popen[bytes]) -> f.Run:
+    out, err = proc.communicate(timeout=120)
+    return f.Run(proc.returncode, out.decode(), err.decode())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_the_export_removes_every_file_and_logs_export_failed(ceremony, cli, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
+    c = ceremony()
+    log = tmp_path / "log.jsonl"
+    proc, pid = start_slow([str(f.byoroot_exe()), *c.sign_argv("--log", log)])
+    # The issued entry is on the log: the export's first temp file is being written and fsynced.
+    wait_for(lambda: "issued" in events(log) and ours(c.stick) != [])
+    os.kill(pid, sig)
+    r = finish(proc)
+    f.assert_refusal(r, f"interrupted by {sig.name}", "nothing of this export is left on the medium",
+                     "is in the station log", "byoroot export")
+    assert ours(c.stick) == []  # no temp file, no final file
+    assert events(log) == ["signing", "issued", "export_failed"]
+    failed = entries(log)[-1]
+    assert failed["interrupted"] == sig.name and failed["left"] == [] and failed["serial"] == entries(log)[1]["serial"]
+    assert cli("log", "verify", log).rc == 0
+    # the certificate comes back from the log, without the key
+    c.root_key.unlink()
+    assert cli("export", failed["serial"], "--out", c.stick, "--log", log).rc == 0
+    assert c.cert_path.read_text() == entries(log)[1]["certificate"]
+    f.assert_openssl_ok(c.root_cert, c.cert_path)
+
+
+def test_a_signal_while_the_signing_entry_is_written_is_held_until_it_is_whole(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM lands while the `signing` entry's fsync is under way: the entry is finished, then
+    the command stops before the key: nothing signed, the refusal on the record, no torn line."""
+    c = ceremony()
+    log = tmp_path / "log.jsonl"
+    proc, pid = start_slow([str(f.byoroot_exe()), *c.sign_argv("--log", log)])
+    wait_for(lambda: log.exists() and b"signing" in log.read_bytes())
+    os.kill(pid, signal.SIGTERM)
+    r = finish(proc)
+    f.assert_refusal(r, "interrupted by SIGTERM", "nothing was signed or written")
+    assert events(log) == ["signing", "refused"]
+    assert "interrupted by SIGTERM" in entries(log)[-1]["reason"]
+    assert ours(c.stick) == []
+    assert cli("log", "verify", log).rc == 0
+
+
+def test_after_sigkill_the_temp_file_is_recognised_and_removed_and_export_brings_the_certificate_back(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = ceremony()
+    log = tmp_path / "log.jsonl"
+    proc, pid = start_slow([str(f.byoroot_exe()), *c.sign_argv("--log", log)])
+    wait_for(lambda: "issued" in events(log) and any(n.endswith(".tmp") for n in ours(c.stick)))
+    os.kill(pid, signal.SIGKILL)
+    finish(proc)
+    left = [n for n in ours(c.stick) if n.endswith(".tmp")]
+    assert left, ours(c.stick)  # a power cut leaves the temp file
+    serial = entries(log)[1]["serial"]
+    r = cli("export", serial, "--out", c.stick, "--log", log)
+    assert r.rc == 0, r.err
+    for name in left:
+        assert f"removed the temporary file '{name}'" in r.err
+    assert ours(c.stick) == sorted(EXPORTED)
+    f.assert_openssl_ok(c.root_cert, c.cert_path)
+
+
+def test_a_temp_file_left_by_a_kill_is_removed_before_the_next_signing(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = ceremony()
+    stale = c.stick / ".intermediate.crt.0123456789ab.tmp"
+    stale.write_bytes(b"-----BEGIN CERTIFICATE-----\npartial")
+    other = c.stick / ".someone-elses.tmp"
+    other.write_bytes(b"not ours")
+    r = cli(*c.sign_argv("--log", tmp_path / "log.jsonl"))
+    assert r.rc == 0, r.err
+    assert "removed the temporary file '.intermediate.crt.0123456789ab.tmp'" in r.err
+    assert not stale.exists() and other.read_bytes() == b"not ours"
+
+
+def earlier_set(c, cli, tmp_path) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    assert cli(*c.sign_argv("--log", tmp_path / "first.jsonl")).rc == 0
+    return {n: (c.stick / n).read_bytes() for n in EXPORTED}
+
+
+@pytest.mark.parametrize("fault", ["link,linkat:error=EIO:when=2", "link,linkat:error=ENOSPC:when=3", "fsync:error=EIO:when=4"])
+def test_force_replaces_the_whole_set_or_nothing(ceremony, cli, tmp_path, fault) -> None:  # type: ignore[no-untyped-def]
+    """A failed --force export puts the previous files back byte for byte (before: the previous
+    certificate and PNG were gone). The fault is the medium's: a system call fails."""
+    c = ceremony()
+    before = earlier_set(c, cli, tmp_path)
+    log = tmp_path / "log.jsonl"
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    r = subprocess.run([strace(), "-qq", "-o", "/dev/null", "-e", f"inject={fault}",
+                        str(f.byoroot_exe()), *c.sign_argv("--log", log, "--force")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    run = f.Run(r.returncode, r.stdout, r.stderr)
+    f.assert_refusal(run, "is in the station log")
+    assert {n: (c.stick / n).read_bytes() for n in EXPORTED} == before
+    assert ours(c.stick) == sorted(EXPORTED)  # no temp or moved-aside file either
+    assert events(log)[-1] == "export_failed"
+
+
+def test_a_medium_that_turns_read_only_mid_export_names_what_it_left(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """After the certificate got its name, the medium refuses every change (EROFS): the message
+    and the log name the file that could not be removed."""
+    c = ceremony()
+    log = tmp_path / "log.jsonl"
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    # the 2nd link (the PNG's name) fails, and so does every unlink from the 5th on (1-3 remove
+    # the probe files of the checks before the key, 4 the certificate's temp after its link)
+    r = subprocess.run([strace(), "-qq", "-o", "/dev/null", "-e", "inject=link,linkat:error=EROFS:when=2+",
+                        "-e", "inject=unlink,unlinkat:error=EROFS:when=5+",
+                        str(f.byoroot_exe()), *c.sign_argv("--log", log)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    run = f.Run(r.returncode, r.stdout, r.stderr)
+    f.assert_refusal(run, "read-only", "LEFT ON THE MEDIUM", "intermediate.crt", "is in the station log")
+    failed = entries(log)[-1]
+    assert failed["event"] == "export_failed"
+    still = [str(c.stick / n) for n in ours(c.stick)]
+    assert still and sorted(failed["left"]) == sorted(still)
+    for path in still:
+        assert repr(path) in run.err or path in run.err
