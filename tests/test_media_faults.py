@@ -159,6 +159,16 @@ def prefill(mp: Path) -> None:
         os.utime(p, (past, past))
 
 
+def export_again_serial(err: str) -> str:
+    """The serial a failed export names in "`byoroot export S --out DIR` writes it again"."""
+    import re
+
+    m = re.search(r"the certificate \(serial ([0-9a-f]+)\) is in the station log: `byoroot export \1 --out DIR` "
+                  r"writes it again, without the key", err)
+    assert m, err
+    return m.group(1)
+
+
 def free_pages(filler: Path, pages: int) -> None:
     """Give exactly ``pages`` pages back to a tmpfs that `Tmpfs.fill` filled."""
     size = filler.stat().st_size
@@ -174,10 +184,14 @@ def free_pages(filler: Path, pages: int) -> None:
     [(0, "intermediate.crt"), (1, "intermediate-fingerprint.png"), (2, "ceremony-record.txt")],
     ids=["full-before-certificate", "full-at-qr-png", "full-at-sheet"],
 )
-def test_medium_fills_up_during_export(pages: int, fails_at: str, tmp_path: Path, tmpfs, cli) -> None:  # type: ignore[no-untyped-def]
-    """The CSR's own stick (the default target) has room for 0, 1 or 2 pages: the export fails at
-    the certificate, the QR PNG (certificate already written) or the sheet (certificate and PNG
-    written, "issued" logged). Whatever was written is removed again."""
+def test_medium_fills_up_during_export(pages: int, fails_at: str, tmp_path: Path, tmpfs, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The CSR's own stick (the default target) has room for 0, 1 or 2 pages (and inodes: the
+    probe before signing passes): the certificate is signed and on the log ("issued"), then the
+    export fails writing the temp file of the certificate, of the QR PNG (the certificate's
+    already written) or of the sheet (the certificate's and the PNG's written). Whatever was
+    written is removed again."""
+    from byoroot_tui.core import export
+
     mp = tmpfs.mount("stick", size="64k")
     c = f.make_ceremony(tmp_path, stick_name="stick")  # the CSR lives on the tmpfs
     prefill(mp)
@@ -185,26 +199,41 @@ def test_medium_fills_up_during_export(pages: int, fails_at: str, tmp_path: Path
     free_pages(filler, pages)
     before = snapshot(mp)
     log = tmp_path / "station.log"
+    real_write_temp, attempts = export._write_temp, []
+
+    def write_temp(folder, filename, *a, **k):  # type: ignore[no-untyped-def]
+        try:
+            return real_write_temp(folder, filename, *a, **k)
+        except OSError as exc:
+            attempts.append((filename, exc.errno))
+            raise
+
+    monkeypatch.setattr(export, "_write_temp", write_temp)
 
     r = cli(*c.sign_argv("--log", log, "--officer", "Officer One", "--officer", "Officer Two"))
 
-    f.assert_refusal(r, "full", fails_at)
-    assert "nothing was left behind" in r.err
+    f.assert_refusal(r, "full", "nothing of this export is left on the medium")
+    assert attempts == [(fails_at, errno.ENOSPC)]  # the file whose temp file did not fit
+    serial = export_again_serial(r.err)
     assert snapshot(mp) == before, "no new, partial or temp file; existing files untouched (bytes, mtime)"
     events = log_entries(log)
-    assert [e["event"] for e in events] == (["issued", "export_failed"] if fails_at == "ceremony-record.txt"
-                                            else ["export_failed"])
-    failed = events[-1]
-    assert "full" in str(failed["reason"]) and fails_at in str(failed["reason"])
-    assert failed["out"] == str(mp)
-    assert len(str(failed["sha256"])) == 64 and failed["serial"]
+    # the certificate was on the log before any byte reached the medium, whichever file failed
+    assert [e["event"] for e in events] == ["signing", "issued", "export_failed"]
+    issued, failed = events[1], events[2]
+    assert "full" in str(failed["reason"])
+    assert failed["out"] == str(mp) and failed["left"] == [] and failed["restored"] == []
+    assert len(str(failed["sha256"])) == 64 and failed["sha256"] == issued["sha256"]
+    assert failed["serial"] == issued["serial"] == serial
     assert_log_intact(cli, log)
 
 
 def test_medium_out_of_inodes(tmp_path: Path, tmpfs, cli) -> None:  # type: ignore[no-untyped-def]
-    """A medium with free space but no free inode: the temp file cannot even be created."""
+    """A medium with free space but no free inode: not even the probe file can be created, so the
+    ceremony is refused before signing: a `refused` entry, nothing on the medium, and the root key
+    never used (it is encrypted and no passphrase is given: reaching it would ask for one)."""
     need_root()
-    c = f.make_ceremony(tmp_path)
+    key = f.key("p384", 1)
+    c = f.make_ceremony(tmp_path, root_key=key, root_key_bytes=f.key_bytes(key, password=b"never asked for"))
     mp = tmp_path / "inodes"
     mp.mkdir()
     r = _run(["mount", "-t", "tmpfs", "-o", "size=1m,nr_inodes=3,mode=0755", "tmpfs", str(mp)])
@@ -222,14 +251,19 @@ def test_medium_out_of_inodes(tmp_path: Path, tmpfs, cli) -> None:  # type: igno
     before = snapshot(mp)
     log = tmp_path / "station.log"
     r = cli(*c.sign_argv("--out", mp, "--log", log))
-    f.assert_refusal(r, "full", "intermediate.crt")
+    f.assert_refusal(r, "full", str(mp))
+    assert "passphrase" not in r.err.lower()  # refused before the key
     assert snapshot(mp) == before
-    assert [e["event"] for e in log_entries(log)] == ["export_failed"]
+    events = log_entries(log)
+    assert [e["event"] for e in events] == ["refused"]  # no signing entry: the key was never opened
+    assert "full" in str(events[0]["reason"]) and "sha256" not in events[0]
+    assert_log_intact(cli, log)
 
 
 def test_failed_export_is_retried_onto_another_medium_without_signing_again(tmp_path: Path, tmpfs) -> None:  # type: ignore[no-untyped-def]
     """Core level (what the TUI's retry calls): the same `Issued` goes onto a second medium after the
-    first filled up; the certificate written is exactly the one signed, and the log tells both."""
+    first filled up; the certificate written is exactly the one signed, and the log tells both:
+    one `issued` entry, then `export_failed` and `exported`."""
     from byoroot_tui.core.csr import load_csr
     from byoroot_tui.core.errors import ExportFailed
     from byoroot_tui.core.issue import make_plan, sign_plan
@@ -249,14 +283,22 @@ def test_failed_export_is_retried_onto_another_medium_without_signing_again(tmp_
     log = tmp_path / "station.log"
     with pytest.raises(ExportFailed) as err:
         export_ceremony(issued, full, officers=["A One", "B Two"], csr_file="request.csr", log_path=log)
-    assert "full" in str(err.value)
+    assert "full" in str(err.value) and "nothing of this export is left on the medium" in str(err.value)
+    assert export_again_serial(str(err.value)) == plan.serial_hex
     assert snapshot(full) == before
+    assert [e["event"] for e in log_entries(log)] == ["issued", "export_failed"]
     second = tmpfs.mount("second", size="64k")
     exported = export_ceremony(issued, second, officers=["A One", "B Two"], csr_file="request.csr", log_path=log)
     assert (second / "intermediate.crt").read_bytes() == issued.pem
     assert exported.certificate == second / "intermediate.crt"
-    assert [e["event"] for e in log_entries(log)] == ["export_failed", "issued"]
-    assert {e["sha256"] for e in log_entries(log)} == {issued.sha256}
+    entries = log_entries(log)
+    assert [e["event"] for e in entries] == ["issued", "export_failed", "exported"]  # never a second issued
+    assert {e["sha256"] for e in entries} == {issued.sha256}
+    assert entries[0]["certificate"].encode("ascii") == issued.pem
+    assert entries[1]["out"] == str(full) and entries[2]["out"] == str(second)
+    lines = log.read_bytes().splitlines()
+    assert exported.log_head == hashlib.sha256(lines[-1]).hexdigest()
+    assert exported.sheet_head == hashlib.sha256(lines[-2]).hexdigest()  # the sheet was made before `exported`
 
 
 # ----------------------------------------------------------------------------- (b) read-only media
@@ -337,7 +379,11 @@ def _sign_onto_image_and_remount(fs: str, tmp_path: Path, images: Images, cli) -
     r = cli("verify", mp / "intermediate.crt", "--root-cert", c.root_cert, "--csr", c.csr,
             "--fingerprint", fingerprint)
     assert r.rc == 0, r.out + r.err
-    assert [e["event"] for e in log_entries(log)] == ["issued"]
+    entries = log_entries(log)
+    assert [e["event"] for e in entries] == ["signing", "issued", "exported"]
+    assert entries[1]["sha256"] == fingerprint and entries[2]["out"] == str(mp)
+    assert {x["name"]: x["sha256"] for x in entries[2]["files"]} == {  # type: ignore[union-attr]
+        n: hashlib.sha256(data).hexdigest() for n, data in again.items()}
 
 
 def test_ext4_image_unmounted_and_remounted_reads_back_identical(tmp_path: Path, images, cli) -> None:  # type: ignore[no-untyped-def]
@@ -372,13 +418,17 @@ def test_fat_through_fuse_never_leaves_a_partial_export(tmp_path: Path, images, 
     r = cli(*c.sign_argv("--log", log))
     images.umount(mp)
     images.mount(image, mp, "fusefat")
+    events = [e["event"] for e in log_entries(log)]
     if r.rc == 0:
         assert all((mp / n).exists() for n in EXPORTED)
-        assert [e["event"] for e in log_entries(log)] == ["issued"]
+        assert events == ["signing", "issued", "exported"]
     else:
-        f.assert_refusal(r, "nothing was left behind")
         assert {k: v[0] for k, v in snapshot(mp).items()} == {k: v[0] for k, v in before.items()}
-        assert [e["event"] for e in log_entries(log)] == ["export_failed"]
+        if events == ["refused"]:  # refused before signing (the folder cannot take new files)
+            f.assert_refusal(r)
+        else:
+            f.assert_refusal(r, "nothing of this export is left on the medium")
+            assert events == ["signing", "issued", "export_failed"]
     assert f.temp_leftovers(mp) == []
 
 
@@ -468,7 +518,7 @@ def test_existing_file_on_the_medium_is_never_replaced_without_force(existing: s
     assert (mp / existing).read_bytes() != b"an earlier ceremony's file\n"
     assert all((mp / n).exists() for n in EXPORTED)
     assert f.temp_leftovers(mp) == []
-    assert [e["event"] for e in log_entries(log)] == ["refused", "issued"]
+    assert [e["event"] for e in log_entries(log)] == ["refused", "signing", "issued", "exported"]
 
 
 def test_file_appearing_during_the_export_is_not_replaced(tmp_path: Path, tmpfs, monkeypatch) -> None:  # type: ignore[no-untyped-def]
