@@ -7,8 +7,9 @@
   unless the bytes came out identical, it fails against the head it had, and the line blamed is
   the first changed line or the one after it (the one whose ``prev`` no longer matches); a
   damaged log that still reads as a chain was changed only in its last line or cut at a line end.
-- A log ending in a torn line takes no entry; one ending in a newline takes it without a byte of
-  it changing, chained to its last line.
+- Only an intact chain takes an entry (chained to its last line, without a byte of it changing);
+  a damaged log, one ending in a torn line, or a file that is no log takes none and is left
+  exactly as it was.
 - `byoroot log verify FILE` on such files: exit 0 or 1, never a traceback; a bad log gives exactly
   one line on stderr.
 """
@@ -263,15 +264,25 @@ def test_damage_to_a_real_log_is_caught_at_the_first_changed_line(events, draw) 
             assert forged or check.bad_line <= changed + 1, (changed, check, damaged)
             assert check.entries == check.bad_line - 1
             assert pinned.bad_line == check.bad_line
-        # appending: refused after a torn line, and then nothing changes; else one line, chained
+        # appending: refused onto anything but an intact chain (a torn last line, a damaged or no
+        # log), and then nothing changes; onto a chain, one line, chained
         torn = bool(damaged) and not damaged.endswith(b"\n")
-        try:
-            check_appendable(path)
-            append_event(path, "refused", {"reason": "fuzz"})
-        except ByorootError as exc:
-            assert torn, exc
-            assert "incomplete line" in str(exc)
-            assert path.read_bytes() == damaged
+        for step in (check_appendable, lambda p: append_event(p, "refused", {"reason": "fuzz"})):
+            try:
+                step(path)
+            except ByorootError as exc:
+                assert not check.ok, exc
+                assert "\n" not in str(exc)
+                if torn and check.bad_line == len(lines):
+                    assert "incomplete line" in str(exc), exc
+                elif check.entries == 0:
+                    assert "is not a station log" in str(exc), exc
+                else:
+                    assert "is damaged" in str(exc) and f"line {check.bad_line}" in str(exc), exc
+                assert path.read_bytes() == damaged
+                continue
+            assert check.ok, "an entry was appended to a log whose chain is broken"
+        if not check.ok:
             return
         assert not torn
         after = path.read_bytes()
@@ -289,18 +300,25 @@ def test_damage_to_a_real_log_is_caught_at_the_first_changed_line(events, draw) 
 @PROP
 @given(
     events=st.lists(st.tuples(st.sampled_from(EVENTS), FIELDS), min_size=1, max_size=4),
-    big=st.tuples(st.sampled_from(["x", "\x00", "\u202e", "é"]), st.integers(0, 70_000)),
+    # up to ~1.2 MB escaped ("\x00" and "é" take six bytes each): around MAX_LINE (1 MiB)
+    big=st.tuples(st.sampled_from(["x", "\x00", "\u202e", "é"]), st.integers(0, 200_000)),
     existing=st.one_of(st.just(b""), st.binary(max_size=50).map(lambda b: b + b"\n"),
-                       st.integers(4000, 9000).map(lambda n: b"{" + b"z" * n + b"}\n")),
+                       # an entry longer than a read block (4096)
+                       st.integers(4000, 9000).map(lambda n: _chained(GENESIS, "refused", {"reason": "z" * n}) + b"\n")),
 )
 @example(events=[("refused", {"event": "issued"})], big=("x", 0), existing=b"")
 @example(events=[("issued", {"prev": GENESIS, "time": "1970-01-01T00:00:00Z"})], big=("x", 0), existing=b"")
+@example(events=[("signing", {})], big=("x", 0), existing=b"\n")  # a file that is no log
+@example(events=[("refused", {}), ("exported", {})], big=("é", 180_000), existing=b"")  # too large, then one that fits
+@example(events=[("issued", {})], big=("x", 1_000_000), existing=_chained(GENESIS, "refused", {"reason": "z" * 5000}) + b"\n")
 def test_append_event_writes_any_fields_as_one_chained_ascii_line(events, big, existing: bytes) -> None:  # type: ignore[no-untyped-def]
     """Whatever the callers pass: one ASCII line per event, no raw control character, the fields read
-    back equal, the event is the one asked for, chained to what was there (even to a line that is
-    not JSON, or one longer than a read block); or a one-line ByorootError and the file unchanged."""
+    back equal, the event is the one asked for, chained to what was there (even to a line longer
+    than a read block); or a one-line ByorootError and the file unchanged: for reserved fields, an
+    entry over MAX_LINE, or a file that is not a station log (not an intact chain: refused as such)."""
     char, count = big
     events = [(events[0][0], {**events[0][1], "blob": char * count}), *events[1:]]
+    is_log = reading(existing)[0]
     with log_file(existing) as path:
         for kind, fields in events:
             before = path.read_bytes()
@@ -309,8 +327,13 @@ def test_append_event_writes_any_fields_as_one_chained_ascii_line(events, big, e
             except ByorootError as exc:
                 assert str(exc) and "\n" not in str(exc)
                 assert path.read_bytes() == before, "a refused entry leaves the log as it was"
+                if not is_log:
+                    assert "is not a station log" in str(exc), exc
+                    assert before == existing
+                    continue
                 assert set(fields) & set(RESERVED) or len(json.dumps(fields)) > MAX_LINE - 300, exc
                 continue
+            assert is_log, "appended to a file that is not a station log"
             after = path.read_bytes()
             assert after.startswith(before)
             line = after[len(before) :]
@@ -321,9 +344,8 @@ def test_append_event_writes_any_fields_as_one_chained_ascii_line(events, big, e
             entry = json.loads(line)
             assert entry["event"] == kind and entry["prev"] == (sha(before.split(b"\n")[-2]) if before else GENESIS)
             assert {k: v for k, v in entry.items() if k not in RESERVED} == fields
-        if not existing:
-            check = verify(path)
-            assert isinstance(check, LogCheck) and check.ok, check
+        check = verify(path)
+        assert isinstance(check, LogCheck) and check.ok is is_log, check
 
 
 # ----------------------------------------------------------------------------- the CLI
