@@ -315,13 +315,14 @@ def test_sign_on_shown_cases_is_safe(name: str, station, cli, tmp_path: Path) ->
         sheet = (out / "ceremony-record.txt").read_text("utf-8")
         assert f.unsafe_chars(sheet) == [], name
         assert max(f_width(line) for line in sheet.splitlines()) <= 80
-        assert [e["event"] for e in entries] == ["issued"]
+        assert [e["event"] for e in entries] == ["signing", "issued", "exported"]
+        assert entries[1]["certificate"].encode("ascii") == (out / "intermediate.crt").read_bytes()
     else:
         assert verdict == "refused", p.describe()
         lines = p.err.decode().splitlines()
         assert len(lines) == 1 and lines[0].startswith("byoroot: refused: "), p.describe()
         assert os.listdir(out) == []
-        assert [e["event"] for e in entries] == ["refused"]
+        assert [e["event"] for e in entries] == ["refused"]  # refused before the signing entry: no key opened
 
 
 def f_width(line: str) -> int:
