@@ -32,6 +32,7 @@ from byoroot_tui.core.extensions import (
 from byoroot_tui.core.files import read_input_file
 from byoroot_tui.core.findings import Finding, refusals
 from byoroot_tui.core.keys import describe_key, key_problem
+from byoroot_tui.core.names import is_blank, name_attribute_findings, san_findings, shown
 from byoroot_tui.core.text import has_control_chars, safe_bytes_hex, safe_text
 
 CSR_LABELS = {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"}
@@ -255,8 +256,19 @@ def _assess(
         findings.append(Finding("refuse", "csr.subject_empty", "the CSR's subject is empty"))
     elif any(isinstance(a.value, str) and has_control_chars(a.value) for a in subject):
         findings.append(Finding("refuse", "csr.subject_control_chars", "the CSR's subject contains control characters"))
-    elif not subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
-        findings.append(Finding("warn", "csr.subject_no_cn", "the CSR's subject has no commonName"))
+    elif all(isinstance(a.value, str) and is_blank(a.value) for a in subject):
+        findings.append(Finding("refuse", "csr.subject_blank",
+                                f"the CSR's subject has no visible text (every value is empty, blank or invisible: "
+                                f"{shown(subject_text, 120)})"))
+    else:
+        if not subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME):
+            findings.append(Finding("warn", "csr.subject_no_cn", "the CSR's subject has no commonName"))
+        for a in subject:
+            if isinstance(a.value, str) and is_blank(a.value):
+                findings.append(Finding("warn", "csr.subject_blank_value",
+                                        f'the subject\'s {safe_text(oid_name(a.oid))} is blank ("{shown(a.value)}")'))
+        findings += name_attribute_findings("csr.subject", "the subject's", subject)
+    findings += san_findings(exts)
     for ext in exts:
         if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
             findings.append(

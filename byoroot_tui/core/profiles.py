@@ -21,7 +21,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from byoroot_tui.core.errors import ByorootError, InputRefused
 from byoroot_tui.core.files import read_input_file
-from byoroot_tui.core.text import safe_text
+from byoroot_tui.core.text import BIDI_CONTROLS, safe_text
 
 HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 KEY_USAGES = (
@@ -237,6 +237,12 @@ class _Checker:
             raise self.fail(key, f"must be a string, not {_toml_type(value)}")
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
             raise self.fail(key, "contains control characters")
+        c1 = next((c for c in value if 0x80 <= ord(c) <= 0x9F), None)
+        if c1 is not None:
+            raise self.fail(key, f"contains control characters (C1 control U+{ord(c1):04X})")
+        bidi = next((c for c in value if ord(c) in BIDI_CONTROLS), None)
+        if bidi is not None:  # they reorder what the officer reads on the profile screen and the sheet
+            raise self.fail(key, f"contains control characters (bidi control U+{ord(bidi):04X})")
         return value
 
     def integer(self, key: str, value: object, low: int, high: int) -> int:

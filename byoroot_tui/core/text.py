@@ -6,6 +6,7 @@ import unicodedata
 
 # Bidirectional controls: they are category Cf, but they reorder what the officer sees.
 _BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+BIDI_CONTROLS = frozenset(_BIDI)
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
