@@ -176,7 +176,8 @@ class Bench:
 
     def byoroot_cmd(self, out: Path) -> list[str]:
         return [self.byoroot, "sign", str(self.m["csr"]), "--root-cert", str(self.m["root_crt"]),
-                "--root-key", str(self.m["root_key"]), "--out", str(out)]
+                "--root-key", str(self.m["root_key"]), "--out", str(out),
+                "--officer", "Bench Officer One", "--officer", "Bench Officer Two"]
 
     def openssl_cmd(self, out: Path) -> list[str]:
         digest = [] if self.key_type == "ed25519" else [f"-{HASH}"]

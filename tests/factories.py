@@ -231,6 +231,17 @@ def flip_last_byte(data: bytes) -> bytes:
 # ----------------------------------------------------------------------------- a ceremony on disk
 
 
+# `byoroot sign` wants exactly two officers, two different people.
+OFFICERS = ("--officer", "Officer One", "--officer", "Officer Two")
+
+
+def with_officers(argv: list) -> list:  # type: ignore[type-arg]
+    """``argv`` with the two default officers added, unless it already gives any --officer."""
+    if any(str(a) == "--officer" or str(a).startswith("--officer=") for a in argv):
+        return list(argv)
+    return [*argv, *OFFICERS]
+
+
 @dataclass
 class Ceremony:
     """A stick folder holding a CSR and a station folder holding the root cert and key."""
@@ -248,8 +259,9 @@ class Ceremony:
     extra: dict = field(default_factory=dict)
 
     def sign_argv(self, *extra: object) -> list[str]:
-        return ["sign", str(self.csr), "--root-cert", str(self.root_cert), "--root-key", str(self.root_key),
-                *map(str, extra)]
+        """`byoroot sign` for this ceremony; two officers (OFFICERS) unless ``extra`` names them."""
+        return with_officers(["sign", str(self.csr), "--root-cert", str(self.root_cert), "--root-key",
+                              str(self.root_key), *map(str, extra)])
 
     @property
     def cert_path(self) -> Path:

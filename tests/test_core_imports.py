@@ -72,7 +72,7 @@ def test_headless_commands_run_without_textual(tmp_path) -> None:  # type: ignor
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    codes.append(main(['profiles']))\n"
         "    codes.append(main(['inspect', csr]))\n"
-        "    codes.append(main(['sign', csr, '--root-cert', rc, '--root-key', rk]))\n"
+        "    codes.append(main(['sign', csr, '--root-cert', rc, '--root-key', rk, '--officer', 'A', '--officer', 'B']))\n"
         "    codes.append(main(['verify', cert, '--root-cert', rc, '--csr', csr]))\n"
         "print(json.dumps([codes, sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'rich'))]))\n"
     )

@@ -378,7 +378,7 @@ def test_subject_of_66000_rdns_is_handled_within_the_bound(tmp_path: Path) -> No
     env = _env(tmp_path)
     jobs = [[f.byoroot_exe(), "inspect", path],
             [f.byoroot_exe(), "sign", path, "--root-cert", root, "--root-key", key_path, "--out", out,
-             "--log", tmp_path / "log"]]
+             "--log", tmp_path / "log", *f.OFFICERS]]
     with ThreadPoolExecutor(max_workers=2) as pool:
         procs = list(pool.map(lambda argv: _run(argv, env=env), jobs))
     for p in procs:

@@ -302,7 +302,7 @@ def test_refusals_in_process_leave_no_module_open(setup: Setup, capsys: pytest.C
     from byoroot_tui import cli
     from byoroot_tui.core import pkcs11 as p11
 
-    argv = [str(setup.stick.csr), "--root-cert", str(setup.root_pem), "--pkcs11-module", setup.hsm.module]
+    argv = [str(setup.stick.csr), "--root-cert", str(setup.root_pem), "--pkcs11-module", setup.hsm.module, *f.OFFICERS]
     for uri, extra in (
         ("pkcs11:token=root;object=root-key", ["--pin-file", str(pin_file(setup.base, WRONG_PIN, "w.txt"))]),
         ("pkcs11:token=nope", ["--pin-file", str(setup.pin)]),

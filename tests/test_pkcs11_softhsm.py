@@ -269,7 +269,7 @@ def make_stick(base: Path, kind: str = "p384", cn: str = "Hosted Intermediate CA
 
 def run_sign(*argv: object, stdin=subprocess.DEVNULL) -> f.Run:  # type: ignore[no-untyped-def]
     """`byoroot sign …` in a real process (the environment, SOFTHSM2_CONF included, is inherited)."""
-    r = f.run_proc([f.byoroot_exe(), "sign", *argv], stdin=stdin, timeout=120)
+    r = f.run_proc(f.with_officers([f.byoroot_exe(), "sign", *argv]), stdin=stdin, timeout=120)
     return f.Run(r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace"))
 
 
@@ -575,7 +575,8 @@ def test_signing_with_a_key_file_never_loads_python_pkcs11(ceremony, tmp_path: P
         "sys.exit(rc)\n"
     )
     r = subprocess.run([sys.executable, "-c", probe, "sign", str(c.csr), "--root-cert", str(c.root_cert),
-                        "--root-key", str(c.root_key)], capture_output=True, text=True, timeout=120, cwd=f.REPO)
+                        "--root-key", str(c.root_key), *f.OFFICERS], capture_output=True, text=True, timeout=120,
+                       cwd=f.REPO)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("NOT LOADED")
 
@@ -593,7 +594,7 @@ def test_pin_prompt_on_a_terminal_does_not_echo(hsm: SoftHsm, tmp_path: Path) ->
     t0 = f.utcnow()
     proc = subprocess.Popen(
         [str(f.byoroot_exe()), "sign", str(stick.csr), "--root-cert", str(root_pem),
-         "--pkcs11-uri", "pkcs11:token=prompt;object=root-key", "--pkcs11-module", hsm.module],
+         "--pkcs11-uri", "pkcs11:token=prompt;object=root-key", "--pkcs11-module", hsm.module, *f.OFFICERS],
         stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True,  # no controlling terminal: getpass uses stdin (the pty), not /dev/tty
         cwd=f.REPO,

@@ -274,7 +274,7 @@ def test_encrypted_key_file_ceremony_leaks_nothing(kind: str, tmp_path: Path, cl
     runs["sign no passphrase"] = cli(*c.sign_argv("--log", log, "--force"))
     f.assert_refusal(runs["sign no passphrase"], "encrypted")
     argv = ["sign", c.csr, "--root-cert", c.root_cert, "--root-key", other_key, "--passphrase-file", good,
-            "--log", log, "--force"]
+            "--log", log, "--force", *f.OFFICERS]
     runs["sign mismatched key"] = cli(*argv)
     f.assert_refusal(runs["sign mismatched key"], "does not match")
     for label, path in (("PEM", plain_pem), ("DER", plain_der), ("traditional", trad_pem), ("encrypted", c.root_key)):
@@ -282,10 +282,10 @@ def test_encrypted_key_file_ceremony_leaks_nothing(kind: str, tmp_path: Path, cl
         f.assert_refusal(runs[f"inspect key {label} as CSR"], "private key")
         runs[f"inspect key {label} as CSR --json"] = cli("inspect", path, "--json")
         runs[f"sign key {label} as CSR"] = cli("sign", path, "--root-cert", c.root_cert, "--root-key", c.root_key,
-                                               "--passphrase-file", good, "--log", log, "--out", out2)
+                                               "--passphrase-file", good, "--log", log, "--out", out2, *f.OFFICERS)
         f.assert_refusal(runs[f"sign key {label} as CSR"])
         runs[f"key {label} as root cert"] = cli(*["sign", c.csr, "--root-cert", path, "--root-key", c.root_key,
-                                                  "--passphrase-file", good, "--log", log, "--force"])
+                                                  "--passphrase-file", good, "--log", log, "--force", *f.OFFICERS])
         f.assert_refusal(runs[f"key {label} as root cert"])
         runs[f"verify key {label} as cert"] = cli("verify", path, "--root-cert", c.root_cert)
         f.assert_refusal(runs[f"verify key {label} as cert"])
@@ -382,11 +382,12 @@ def test_token_ceremony_leaks_no_pin(hsm: SoftHsm, tmp_path: Path, cli) -> None:
         "pin-value, passphrase file too": [f"{uri}?pin-value={PIN}", "--passphrase-file", good],
     }
     for label, extra in refusals.items():
-        runs[label] = cli("sign", stick.csr, "--pkcs11-uri", *extra, *common, "--force")
+        runs[label] = cli("sign", stick.csr, "--pkcs11-uri", *extra, *common, "--force", *f.OFFICERS)
         f.assert_refusal(runs[label])
-        runs[f"{label} --json"] = cli("sign", stick.csr, "--pkcs11-uri", *extra, *common, "--force", "--json")
+        runs[f"{label} --json"] = cli("sign", stick.csr, "--pkcs11-uri", *extra, *common, "--force", "--json",
+                                      *f.OFFICERS)
     runs["sign pin-value --json"] = cli("sign", stick.csr, "--pkcs11-uri", f"{uri}?pin-value={PIN}", *common,
-                                        "--force", "--json")
+                                        "--force", "--json", *f.OFFICERS)
     assert runs["sign pin-value --json"].rc == 0, runs["sign pin-value --json"].err
     runs["log verify"] = cli("log", "verify", log)
     assert runs["log verify"].rc == 0
@@ -441,7 +442,7 @@ def test_file_modes_whatever_the_umask(umask: int, tmp_path: Path, cli) -> None:
     log_dir = Path(os.environ["XDG_DATA_HOME"]) / "byoroot"  # the default station log (tmp, see conftest)
     old = os.umask(umask)
     try:
-        r = cli(*c.sign_argv("--officer", "Officer One"))
+        r = cli(*c.sign_argv("--officer", "Officer One", "--officer", "Officer Two"))
         assert r.rc == 0, r.err
         r2 = cli(*c.sign_argv("--force"))
         assert r2.rc == 0, r2.err

@@ -127,7 +127,7 @@ def test_default_out_dir_is_the_csr_folder_not_the_cwd(ceremony, cli, tmp_path, 
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     rel = os.path.relpath(c.csr, cwd)
-    r = cli("sign", rel, "--root-cert", c.root_cert, "--root-key", c.root_key)
+    r = cli("sign", rel, "--root-cert", c.root_cert, "--root-key", c.root_key, *f.OFFICERS)
     assert r.rc == 0, r.err
     assert c.cert_path.exists()
     assert os.listdir(cwd) == []

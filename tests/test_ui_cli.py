@@ -160,7 +160,8 @@ def test_inspect_and_sign_never_import_textual(tmp_path: Path) -> None:
     code = (
         "import sys\nfrom byoroot_tui.cli import main\n"
         f"main(['inspect', {str(m.csr)!r}])\n"
-        f"main(['sign', {str(m.csr)!r}, '--root-cert', {str(m.root_cert)!r}, '--root-key', {str(m.root_key)!r}])\n"
+        f"main(['sign', {str(m.csr)!r}, '--root-cert', {str(m.root_cert)!r}, '--root-key', {str(m.root_key)!r}, "
+        "'--officer', 'A', '--officer', 'B'])\n"
         "print('TEXTUAL' if any(k.split('.')[0] in ('textual', 'rich') for k in sys.modules) else 'CLEAN')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **ENV})

@@ -84,7 +84,9 @@ class ReviewScreen(StepScreen):
                     yield Input(placeholder=f"type {SIGN_WORD}, then Enter", id="sign-word",
                                 max_length=10, compact=True, disabled=True)
                     yield Static(classes="officer-status")
-                yield Readout(id="officer-warnings")
+                officer_warnings = Readout(id="officer-warnings")
+                officer_warnings.display = False  # shown only when a confirmed name is flagged
+                yield officer_warnings
                 yield Readout(id="sign-status")
 
     def on_screen_resume(self) -> None:
