@@ -135,10 +135,10 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     v = log_sub.add_parser("verify", help="check the chain from genesis to the end")
     v.add_argument("file", metavar="FILE", nargs="?", help="the log (default: the station log)")
     which = v.add_mutually_exclusive_group()
-    which.add_argument("--head", metavar="HASH", help="the head hash printed on the latest ceremony sheet: "
-                       "the log must end there")
-    which.add_argument("--includes", metavar="HASH", help="the head hash printed on an older ceremony sheet: "
-                       "the log must hold that entry unchanged (later entries may follow)")
+    which.add_argument("--head", metavar="HASH", help="the head hash `byoroot sign`, `export` or `log verify` "
+                       "printed last: the log must end there")
+    which.add_argument("--includes", metavar="HASH", help="the head hash printed on a ceremony sheet (the log as it "
+                       "was when the sheet was made): the log must hold that entry unchanged (later entries may follow)")
     v.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("profiles", help="list signing profiles and their settings")
@@ -423,7 +423,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], st
             finally:
                 signer.close()  # the key is closed before anything else happens
             record = IssuedRecord.from_signed(signed, officers, csr.name)
-            record_issued(log_path, record)  # before any byte reaches the medium
+            record = record_issued(log_path, record)  # before any byte reaches the medium
             state.record = record
     finally:
         signer.close()

@@ -302,6 +302,16 @@ def test_export_writes_the_same_certificate_again_without_the_key(ceremony, cli,
     f.assert_openssl_ok(c.root_cert, out / "intermediate.crt")
     sheet = (out / "ceremony-record.txt").read_text()
     assert f.OFFICERS[1] in sheet and f.OFFICERS[3] in sheet and serial in sheet
+
+    def same_sheet(text: str) -> list[str]:  # what differs is only when, where to, and the log's head then
+        lines = text.splitlines()
+        head = next(i for i, line in enumerate(lines) if line.startswith("Station log head:"))
+        del lines[head : head + 2]
+        return [line for line in lines if not line.startswith(("Date (", "Certificate file:"))]
+
+    first_sheet = (c.stick / "ceremony-record.txt").read_text()
+    assert "Signed (UTC):" in first_sheet
+    assert same_sheet(sheet) == same_sheet(first_sheet)
     r = subprocess.run(["zbarimg", "-q", "--raw", str(out / "intermediate-fingerprint.png")], capture_output=True, text=True)
     assert r.stdout.strip() == entries(log)[1]["sha256"]
     assert events(log) == ["signing", "issued", "exported", "exported"]

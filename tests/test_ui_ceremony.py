@@ -141,8 +141,12 @@ def test_whole_ceremony_to_a_verified_certificate(demo, size: tuple[int, int], t
     sheet = (m.stick / "ceremony-record.txt").read_text()
     assert "Alice Martin" in sheet and "Bob Okafor" in sheet and seen["fp"][:8] in sheet.lower().replace(" ", "")
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["issued"] and events[0]["sha256"] == seen["fp"]
-    assert events[0]["officers"] == ["Alice Martin", "Bob Okafor"]
+    assert [e["event"] for e in events] == ["signing", "issued", "exported"] and events[1]["sha256"] == seen["fp"]
+    assert events[0]["officers"] == events[1]["officers"] == ["Alice Martin", "Bob Okafor"]
+    assert events[0]["serial"] == events[1]["serial"] == events[2]["serial"]
+    assert events[1]["certificate"].encode() == cert.read_bytes()  # the app records the certificate itself
+    assert {x["name"] for x in events[2]["files"]} == {"intermediate.crt", "intermediate-fingerprint.png",
+                                                         "ceremony-record.txt"}
     assert verify_log(log).ok
 
 

@@ -259,7 +259,26 @@ def remount(point: Path, mode: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{mode}", str(point)], check=True, capture_output=True)
 
 
-def test_write_failure_then_retry_and_another_folder_without_signing_again(demo, tmpfs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def read_only_right_after_the_checks(monkeypatch: pytest.MonkeyPatch, stick: Path) -> None:
+    """The stick turns read-only between the checks made at SIGN (which would refuse a read-only
+    stick before the key) and the export: the lock switch flipped, or the stick failing, while
+    the key signs. Only the first check (the review's, before the key) is followed by it."""
+    from byoroot_tui.core import record
+
+    real = record.preflight
+    done: list[bool] = []
+
+    def checks_then_read_only(*args: Any, **kwargs: Any) -> Any:
+        notes = real(*args, **kwargs)
+        if not done:
+            done.append(True)
+            remount(stick, "ro")
+        return notes
+
+    monkeypatch.setattr(record, "preflight", checks_then_read_only)
+
+
+def test_write_failure_then_retry_and_another_folder_without_signing_again(demo, tmpfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     m, enc = demo
     log = tmp_path / "station.jsonl"
     app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=enc, out=tmpfs, services=services(log_path=log))
@@ -269,7 +288,7 @@ def test_write_failure_then_retry_and_another_folder_without_signing_again(demo,
         c = app.ceremony
         await drive.to_review(pilot, app, PASSPHRASE)
         await drive.confirm_officers(pilot, app)
-        remount(tmpfs, "ro")  # the stick turns read-only after the checks
+        read_only_right_after_the_checks(monkeypatch, tmpfs)  # the stick turns read-only after the checks
         await drive.sign(pilot, app)
         assert c.signed and c.written is None and c.sign_count == 1
         serial, fp = c.issued.plan.serial, c.issued.sha256
@@ -308,17 +327,19 @@ def test_write_failure_then_retry_and_another_folder_without_signing_again(demo,
     import json
 
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["export_failed", "export_failed", "issued"]
-    assert {e["sha256"] for e in events} == {seen["fp"]}  # one certificate, signed once
+    assert [e["event"] for e in events] == ["signing", "issued", "export_failed", "export_failed", "exported"]
+    assert {e.get("sha256") for e in events[1:]} == {seen["fp"]}  # one certificate, signed once
+    assert events[1]["certificate"].encode() == cert.read_bytes()  # on the record before it was written
+    assert events[-1]["out"] == str(m.stick) and "read-only" in events[2]["reason"]
 
 
-def test_write_failure_then_retry_same_folder_once_writable(demo, tmpfs: Path) -> None:  # type: ignore[no-untyped-def]
+def test_write_failure_then_retry_same_folder_once_writable(demo, tmpfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     m, _ = demo
     app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, out=tmpfs, services=services())
 
     async def script(pilot: Any) -> None:
         c = app.ceremony
-        await signed_onto_a_read_only_stick(pilot, app, tmpfs)
+        await signed_onto_a_read_only_stick(pilot, app, tmpfs, monkeypatch)
         fp = c.issued.sha256
         remount(tmpfs, "rw")  # the officer flips the stick's lock switch back
         await pilot.press("r")
@@ -358,8 +379,9 @@ def test_signing_failure_goes_back_to_review_with_the_reason(demo, tmp_path: Pat
     import json
 
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["refused"]  # logged as `byoroot sign` logs it
-    assert "is not a private key" in events[0]["reason"] and events[0]["officers"] == ["Alice Martin", "Bob Okafor"]
+    assert [e["event"] for e in events] == ["signing", "refused"]  # logged as `byoroot sign` logs it
+    assert "is not a private key" in events[1]["reason"] and events[1]["officers"] == ["Alice Martin", "Bob Okafor"]
+    assert events[0]["serial"] == events[1]["serial"]  # the plan that was about to be signed
 
 
 def test_typed_ahead_keys_land_in_the_right_fields(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -390,16 +412,16 @@ def test_typed_ahead_keys_land_in_the_right_fields(demo, tmp_path: Path) -> None
     openssl_verify(m.root_cert, m.stick / CERT_NAME)
 
 
-async def signed_onto_a_read_only_stick(pilot: Any, app: Any, stick: Path) -> None:
-    """Two officers confirm, the stick turns read-only, SIGN: signed once, not written."""
+async def signed_onto_a_read_only_stick(pilot: Any, app: Any, stick: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two officers confirm, SIGN, the stick turns read-only after the checks: signed once, not written."""
     await drive.to_review(pilot, app)
     await drive.confirm_officers(pilot, app)
-    remount(stick, "ro")
+    read_only_right_after_the_checks(monkeypatch, stick)
     await drive.sign(pilot, app)
     assert app.ceremony.write_error and app.ceremony.sign_count == 1
 
 
-def test_a_file_that_appears_before_a_retry_is_replaced_only_when_confirmed(demo, tmpfs: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_that_appears_before_a_retry_is_replaced_only_when_confirmed(demo, tmpfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     # The retry finds intermediate.crt there (the core raises TargetExists): the officers are asked,
     # by the kind of refusal, not by its words; "no" keeps the file, "yes" replaces it.
     m, _ = demo
@@ -407,7 +429,7 @@ def test_a_file_that_appears_before_a_retry_is_replaced_only_when_confirmed(demo
 
     async def script(pilot: Any) -> None:
         c = app.ceremony
-        await signed_onto_a_read_only_stick(pilot, app, tmpfs)
+        await signed_onto_a_read_only_stick(pilot, app, tmpfs, monkeypatch)
         remount(tmpfs, "rw")
         (tmpfs / CERT_NAME).write_text("put there meanwhile\n")
         await pilot.press("r")

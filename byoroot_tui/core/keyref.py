@@ -171,6 +171,15 @@ def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
     from byoroot_tui.core.signer import check_signer_matches
 
     signer = open_signer(ref, secret)
+    open_ = True
+
+    def drop() -> None:
+        nonlocal open_
+        if open_:
+            open_ = False
+            signer.close()
+            progress("drop")
+
     try:
         with _key_fault():
             check_signer_matches(signer, plan.root)  # sign_tbs checks again; a mismatch is the key's
@@ -179,12 +188,11 @@ def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
             try:
                 signed = sign_tbs(plan, _KeyBlamed(signer))  # type: ignore[arg-type]
             finally:
-                signer.close()
-                progress("drop")
+                drop()
             if on_signed is not None:
                 on_signed(signed)
     finally:
-        signer.close()
+        drop()
     return lint_signed(signed)
 
 

@@ -217,17 +217,19 @@ def find_issued(log_path: str | os.PathLike[str], serial: str) -> IssuedRecord:
     return IssuedRecord.from_entry(found[0])
 
 
-def record_issued(log_path: str | os.PathLike[str], record: IssuedRecord) -> str:
+def record_issued(log_path: str | os.PathLike[str], record: IssuedRecord) -> IssuedRecord:
     """The `issued` entry, right after the signature verified and before any byte reaches a
     medium. Refused if the log already holds that certificate (one `issued` per certificate).
-    Raises `NotRecorded` (saying what was signed) when the log cannot take it."""
+    Raises `NotRecorded` (saying what was signed) when the log cannot take it. Returns the
+    record with the entry's time (so the sheet written now is the one `byoroot export` writes)."""
     from byoroot_tui.core.stationlog import append_event
 
     try:
         entries = read_entries(log_path)
         if any(e.get("sha256") == record.sha256 or e.get("serial") == record.serial for e in issued_entries(entries)):
             raise ByorootError(f"the station log already holds an issued entry for serial {record.serial}")
-        return append_event(log_path, "issued", record.log_fields())
+        append_event(log_path, "issued", record.log_fields())
+        return IssuedRecord.from_entry(issued_entries(read_entries(log_path))[-1])
     except ByorootError as exc:
         raise NotRecorded(
             f"the root key signed serial {record.serial} (SHA-256 {record.sha256}) but the station log could not "

@@ -320,8 +320,7 @@ def export_ceremony(
         try:
             record = find_issued(log_path, record.serial)
         except ByorootError:
-            record_issued(log_path, record)
-            record = find_issued(log_path, record.serial)
+            record = record_issued(log_path, record)
     return export_record(record, directory, log_path=log_path, overwrite=overwrite, cancel=cancel)
 
 

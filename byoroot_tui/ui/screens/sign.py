@@ -190,14 +190,13 @@ class SignScreen(CertificateWriter, StepScreen):
 
         def on_signed(signed: Any) -> None:
             record = IssuedRecord.from_signed(signed, officers, plan.csr.name)
-            record_issued(log_path, record)
-            recorded.append(record)
+            recorded.append(record_issued(log_path, record))
 
         issued, error, kind = attempt(sign_with_key, ref, secret, plan, lambda s: self.post_message(SignProgress(s)),
                                       on_signed)
         if error is not None:
             about_log = kind is not None and issubclass(kind, (NotRecorded, LogRefused))
-            fields = dict(log_fields)
+            fields = {**log_fields, "serial": plan.serial_hex}  # the plan the signing entry named
             if recorded:  # signed and on the log, then refused by the lint after signing
                 error = (f"{error}; the certificate (serial {recorded[0].serial}) is in the station log "
                          "but was not exported")
