@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import AttributeOID, ExtendedKeyUsageOID, NameOID
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import factories as f
@@ -286,10 +286,14 @@ _TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cn=_TEXT, org=_TEXT, blob=st.binary(max_size=40), challenge=_TEXT)
+@example(cn=" ", org="\u3164", blob=b"", challenge="x")  # no visible text: refused
+@example(cn="\u2800", org="Example Org", blob=b"", challenge="x")  # one blank value: accepted
 def test_inspect_any_subject_text(cn: str, org: str, blob: bytes, challenge: str) -> None:
     """Whatever the subject and extension contents: the output is clean, and the verdict is
-    'refused' exactly when the subject holds a control or bidi character."""
+    'refused' exactly when the subject holds a control or bidi character, or has no visible text
+    at all (every value blank or invisible: core.names.is_blank, checked in test_names.py)."""
     from byoroot_tui import cli
+    from byoroot_tui.core.names import is_blank
 
     try:
         csr = f.make_csr(
@@ -303,6 +307,7 @@ def test_inspect_any_subject_text(cn: str, org: str, blob: bytes, challenge: str
         assume(False)
         raise
     hostile = any(unicodedata.category(ch) == "Cc" or ord(ch) in f.BIDI_CONTROLS for ch in cn + org)
+    hostile = hostile or (is_blank(cn) and is_blank(org))
     with tempfile.TemporaryDirectory() as d:
         path = f"{d}/req.csr"
         with open(path, "wb") as fh:
