@@ -301,13 +301,17 @@ def test_the_app_takes_a_full_width_or_nfd_name_for_the_same_officer(tmp_path: P
     assert "officer 2" in warnings[1].message and "Bob\\u3164Okafor" in warnings[1].message
 
 
-def test_the_review_screen_refuses_the_same_person_and_flags_a_deceptive_name(tmp_path: Path) -> None:
+def test_the_review_screen_refuses_the_same_person_and_flags_deceptive_names(tmp_path: Path) -> None:
     from textual.widgets import Input
 
+    from byoroot_tui.core.demo import make_demo
     from byoroot_tui.ui import drive
-    from test_ui_ceremony import demo_app, run
+    from byoroot_tui.ui.app import make_app
+    from test_ui_ceremony import run, services
 
-    app = demo_app(tmp_path)
+    m = make_demo(tmp_path / "demo")
+    m.csr.write_bytes(f.pem(_csr_with(f"Ex{CYRILLIC_A}mple Intermediate\u200bCA")))
+    app = make_app(media_roots=[m.stick], root_cert=m.root_cert, root_key=m.root_key, csr=m.csr, services=services())
 
     async def confirm(pilot: Any, which: int, name: str) -> None:
         field = app.screen.query_one(f"#officer{which}", Input)
@@ -319,10 +323,15 @@ def test_the_review_screen_refuses_the_same_person_and_flags_a_deceptive_name(tm
     async def script(pilot: Any) -> None:
         c = app.ceremony
         await drive.to_review(pilot, app)
+        assert c.plan_is_current()
+        # the CSR's subject, flagged in the certificate pane, escaped
+        assert drive.shows(app, "the subject's commonName") and drive.shows(app, "U+0430 CYRILLIC SMALL LETTER A")
+        assert drive.shows(app, "holds invisible characters (U+200B ZERO WIDTH SPACE)")
+        assert drive.shows(app, "\\u200b") and "\u200b" not in drive.screen_text(app)
         await confirm(pilot, 1, "Alice Martin")
         await confirm(pilot, 2, "ＡＬＩＣＥ ＭＡＲＴＩＮ")
         assert c.officer2 is None and drive.shows(app, "officer 2 must be a different person from officer 1")
-        assert not drive.shows(app, "mixes scripts")
+        assert not drive.shows(app, "officer 2's name")
         await confirm(pilot, 2, f"B{chr(0x043E)}b Okafor")  # a Cyrillic о
         assert c.officer2 is not None
         assert drive.shows(app, "WARN") and drive.shows(app, "officer 2's name")
