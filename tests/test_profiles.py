@@ -12,7 +12,9 @@ def test_profiles_text(cli) -> None:  # type: ignore[no-untyped-def]
     assert r.rc == 0, r.err
     out = r.out
     assert "intermediate-ca" in out
-    lines = {ln.split(":", 1)[0].strip(): ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("  ") and ":" in ln}
+    block = out.split("\n\n")[0]  # intermediate-ca comes first
+    assert block.startswith("intermediate-ca (built-in)")
+    lines = {ln.split(":", 1)[0].strip(): ln.split(":", 1)[1].strip() for ln in block.splitlines() if ln.startswith("  ") and ":" in ln}
     assert lines["path length"] == "0"
     assert lines["validity"] == "3650 days, capped to the root's notAfter"
     assert lines["signature hash"].startswith("SHA-512")

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import factories as f
 from byoroot_tui.core.errors import ByorootError, InputRefused
 from byoroot_tui.core.profiles import (
+    BUILTIN_PROFILES,
     DEFAULT_PROFILE,
     EKU_NAMES,
     HASHES,
@@ -44,6 +45,8 @@ from byoroot_tui.core.profiles import (
     parse_profile,
     user_profiles_dir,
 )
+
+BUILTINS = list(BUILTIN_PROFILES)  # intermediate-ca, intermediate-ca-curve-matched: listed first
 
 SHIPPED = f.REPO / "profiles"
 CABF_CLI = f.VENV_BIN / "lint_cabf_serverauth_cert"
@@ -710,7 +713,7 @@ def test_bug_bad_url_file_is_reported_while_the_good_ones_are_listed(url: str, c
     write_profile(folder, "bad.toml", f'name = "bad"\nocsp = [{_toml_value(url)}]\n')
     write_profile(folder, "z-good.toml", 'name = "good-z"\n')
     listing = find_profiles([folder])  # the core first: only ByorootError may be turned into a listed error
-    assert [p.name for p in listing.profiles] == ["intermediate-ca", "good-a", "good-z"]
+    assert [p.name for p in listing.profiles] == [*BUILTINS, "good-a", "good-z"]
     assert len(listing.errors) == 1 and "'bad.toml'" in listing.errors[0] and "ocsp[0]" in listing.errors[0]
 
     r = cli("profiles", "--profiles", folder)
@@ -718,7 +721,7 @@ def test_bug_bad_url_file_is_reported_while_the_good_ones_are_listed(url: str, c
     assert "good-a (" in r.out and "good-z (" in r.out and "bad (" not in r.out
     assert r.err.startswith("byoroot: profile 'bad.toml': ocsp[0]: "), r.err
     data = json.loads(cli("profiles", "--profiles", folder, "--json").out)
-    assert {p["name"] for p in data["profiles"]} == {"intermediate-ca", "good-a", "good-z"}
+    assert {p["name"] for p in data["profiles"]} == {*BUILTINS, "good-a", "good-z"}
     assert len(data["errors"]) == 1 and "ocsp[0]" in data["errors"][0]
 
     c = ceremony()
@@ -1024,9 +1027,9 @@ def test_profiles_from_two_profiles_folders(ceremony, cli, tmp_path) -> None:  #
     assert r.rc == 0, r.err
     data = json.loads(r.out)
     assert data["errors"] == []
-    assert [p["name"] for p in data["profiles"]] == ["intermediate-ca", "one", "two"]
+    assert [p["name"] for p in data["profiles"]] == [*BUILTINS, "one", "two"]
     sources = {p["name"]: p["source"] for p in data["profiles"]}
-    assert sources == {"intermediate-ca": "built-in", "one": str(a / "one.toml"), "two": str(b / "two.toml")}
+    assert sources == {**{name: "built-in" for name in BUILTINS}, "one": str(a / "one.toml"), "two": str(b / "two.toml")}
 
     c = ceremony()
     r = cli(*c.sign_argv("--profiles", a, "--profiles", b, "--profile", "two"))
@@ -1052,7 +1055,7 @@ def test_profiles_from_the_users_config_folder(_isolated_user_config: Path, cere
     other = c.base / "other"
     write_profile(other, "o.toml", 'name = "other"\n')
     names = [p["name"] for p in json.loads(cli("profiles", "--profiles", other, "--json").out)["profiles"]]
-    assert names == ["intermediate-ca", "other", "mine"]
+    assert names == [*BUILTINS, "other", "mine"]
 
 
 @pytest.mark.parametrize("xdg", ["unset", "empty"])
@@ -1091,7 +1094,7 @@ def test_an_unknown_profile_name_lists_the_known_ones(ceremony, cli, tmp_path) -
     c = ceremony()
     before = f.listing(c.stick)
     r = cli(*c.sign_argv("--profiles", folder, "--profile", "nope"))
-    assert_refused_nothing_written(r, c, before, "no profile named 'nope'", "known: intermediate-ca, one, two")
+    assert_refused_nothing_written(r, c, before, "no profile named 'nope'", f"known: {', '.join(BUILTINS)}, one, two")
     f.assert_refusal(cli("inspect", c.csr, "--profiles", folder, "--profile", "nope"), "no profile named", "one, two")
     r = cli(*c.sign_argv("--profile", "one"))  # without the folder, "one" is unknown
     assert_refused_nothing_written(r, c, before, "no profile named 'one'", "known: intermediate-ca")
@@ -1112,7 +1115,7 @@ def test_duplicate_names_are_reported_by_the_listing(cli, tmp_path) -> None:  # 
     r = cli("profiles", "--profiles", a, "--profiles", b, "--json")
     assert r.rc == 1
     data = json.loads(r.out)
-    assert [p["name"] for p in data["profiles"]] == ["intermediate-ca", "dup"]
+    assert [p["name"] for p in data["profiles"]] == [*BUILTINS, "dup"]
     assert data["errors"] == [e.removeprefix("byoroot: ") for e in errs]
 
 
@@ -1128,7 +1131,7 @@ def test_a_broken_file_is_reported_while_the_good_ones_are_listed(ceremony, cli,
     assert r.err.splitlines() == ["byoroot: profile 'b-bad.toml': colour: unknown key",
                                   "byoroot: profile 'c-latin1.toml': not UTF-8 text"]
     data = json.loads(cli("profiles", "--profiles", folder, "--json").out)
-    assert [p["name"] for p in data["profiles"]] == ["intermediate-ca", "good", "also-good"]
+    assert [p["name"] for p in data["profiles"]] == [*BUILTINS, "good", "also-good"]
     assert len(data["errors"]) == 2 and "colour" in data["errors"][0]
     # A good profile of that folder can still be used; the broken one cannot.
     c = ceremony()
@@ -1145,7 +1148,7 @@ def test_a_missing_profiles_folder_is_reported(cli, tmp_path) -> None:  # type: 
     assert r.err.strip() == f"byoroot: profiles folder '{missing}' does not exist"
     data = json.loads(cli("profiles", "--profiles", missing, "--json").out)
     assert data["errors"] == [f"profiles folder '{missing}' does not exist"]
-    assert [p["name"] for p in data["profiles"]] == ["intermediate-ca"]
+    assert [p["name"] for p in data["profiles"]] == BUILTINS
 
 
 # ----------------------------------------------------------------------------- 5. the shipped examples
@@ -1159,8 +1162,8 @@ def test_the_shipped_profiles_are_listed_without_errors(cli) -> None:  # type: i
     assert r.rc == 0, r.err
     data = json.loads(r.out)
     assert data["errors"] == []
-    assert sorted(p["name"] for p in data["profiles"]) == sorted(["intermediate-ca", *SHIPPED_NAMES])
-    for p in data["profiles"][1:]:
+    assert sorted(p["name"] for p in data["profiles"]) == sorted([*BUILTINS, *SHIPPED_NAMES])
+    for p in data["profiles"][len(BUILTINS):]:
         assert Path(p["source"]).stem == p["name"] and p["description"]
 
 

@@ -25,7 +25,14 @@ from byoroot_tui.core.keys import spki_der
 from byoroot_tui.core.lint import LintReport
 from byoroot_tui.core.lint import lint as run_lint
 from byoroot_tui.core.names import same_dn, shown
-from byoroot_tui.core.profiles import Profile
+from byoroot_tui.core.profiles import (
+    CURVE_HASHES,
+    CURVE_MATCHED_PROFILE,
+    CURVE_NAMES,
+    MATCH_CURVE,
+    Profile,
+    hash_label,
+)
 from byoroot_tui.core.root import RootCA, iso, utcnow
 from byoroot_tui.core.signer import RootSigner, check_signer_matches
 from byoroot_tui.core.text import safe_text
@@ -191,7 +198,7 @@ def _throwaway_key(root_public_key: object) -> object:
     return _throwaway[kind]
 
 
-_BR_CURVE_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
+_BR_CURVE_HASH = CURVE_HASHES
 
 
 def _cabf_signature_problem(root_key: object, hash_algorithm: hashes.HashAlgorithm | None) -> str | None:
@@ -205,6 +212,34 @@ def _cabf_signature_problem(root_key: object, hash_algorithm: hashes.HashAlgorit
     elif isinstance(root_key, ed25519.Ed25519PublicKey):
         return "the BRs do not allow Ed25519 signatures (BR 7.1.3.2)"
     return None
+
+
+def hash_curve_finding(profile: Profile, root: RootCA) -> Finding | None:
+    """A warning when the profile's hash does not suit the root's curve (P-256: SHA-256, P-384:
+    SHA-384, P-521: SHA-512), naming the profile that does. Mozilla's root store policy (5.1.2), the
+    CA/B Forum BRs (7.1.3.2.2) and zlint (e_mp_ecdsa_signature_encoding_correct) reject any other
+    pairing; RFC 5280 and pkilint do not, so signing goes ahead."""
+    key = root.public_key
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in CURVE_HASHES:
+        return None
+    want, have = CURVE_HASHES[key.curve.name], profile.hash_name_for(key)
+    if have == want:
+        return None
+    curve = CURVE_NAMES[key.curve.name]
+    who = "the CA/B Forum BRs" if curve == "P-521" else "Mozilla's root store policy, the BRs and zlint"
+    fix = f"use profile {CURVE_MATCHED_PROFILE.name}"
+    if profile.source != "built-in":
+        fix += f' or signature_hash = "{MATCH_CURVE}" in its file'
+    return Finding("warn", "root.hash_curve",
+                   f"profile {profile.name} signs with {hash_label(str(have))} for this {curve} root; "
+                   f"{who} expect {hash_label(want)} with {curve}: {fix}")
+
+
+def root_findings(profile: Profile, root: RootCA) -> list[Finding]:
+    """What the officer should know about this root with this profile: the root's own warnings
+    (e.g. a serial number that is not positive) and whether the profile's hash suits its curve."""
+    hash_finding = hash_curve_finding(profile, root)
+    return list(root.warnings) + ([hash_finding] if hash_finding else [])
 
 
 def against_root(csr: CsrInfo, root: RootCA) -> list[Finding]:
@@ -249,6 +284,7 @@ def make_plan(
     now = now or utcnow()
     findings = [f for f in csr.findings if f.severity != "refuse"]
     findings += review_request(csr, profile)
+    findings += root.warnings  # the root's own (a serial that is not positive): `sign` prints them
 
     window = validity_window(profile, now, root)
     if window.refusal:
@@ -429,13 +465,14 @@ class Assessment:
 def assess(csr: CsrInfo, profile: Profile, root: RootCA | None = None, *, strict_cabf: str | None = None) -> Assessment:
     """Plan (and lint) the certificate without touching any root key; never raises for policy."""
     findings = list(csr.findings)
+    about_root = root_findings(profile, root) if root is not None else []
     if csr.refused:
-        return Assessment(findings, None, root is None)
+        return Assessment(findings + about_root, None, root is None)
     stand_in = root is None
     if root is not None:
         blocking = refusals(against_root(csr, root))
         if blocking:
-            return Assessment(findings + review_request(csr, profile) + blocking, None, False)
+            return Assessment(findings + review_request(csr, profile) + blocking + about_root, None, False)
     if root is None:
         from byoroot_tui.core.demo import make_root
         from byoroot_tui.core.root import parse_root
@@ -449,8 +486,9 @@ def assess(csr: CsrInfo, profile: Profile, root: RootCA | None = None, *, strict
     except PolicyRefused as exc:
         findings += [f for f in review_request(csr, profile)]
         findings.append(Finding("refuse", "plan.refused", str(exc).removeprefix("refused: ")))
-        return Assessment(findings, None, stand_in)
-    findings = list(plan.findings)
+        return Assessment(findings + about_root, None, stand_in)
+    findings = list(plan.findings)  # the root's own warnings are among them
+    findings += [f for f in about_root if f not in plan.findings]
     if plan.lint is not None:
         where = " (against a stand-in issuer)" if stand_in else ""
         findings.append(Finding("info", "lint.clean", f"pkilint{where}: {plan.lint.summary()}"))

@@ -1,7 +1,7 @@
 """Signing profiles: what the issued certificate will be, whatever the CSR asks for.
 
-A profile is the built-in `intermediate-ca` or a TOML file (see README, "Profiles"). Loading a
-file checks every key and names the file, the key and what is wrong.
+A profile is a built-in (`intermediate-ca`, `intermediate-ca-curve-matched`) or a TOML file (see
+README, "Profiles"). Loading a file checks every key and names the file, the key and what is wrong.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ExtensionOID
 
 from byoroot_tui.core.errors import ByorootError, InputRefused
@@ -24,6 +24,13 @@ from byoroot_tui.core.files import read_input_file
 from byoroot_tui.core.text import BIDI_CONTROLS, safe_text
 
 HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+# signature_hash = "match-curve": the hash follows the root's curve, as the CA/B Forum BRs
+# (7.1.3.2.2), Mozilla's root store policy (5.1.2) and zlint (e_mp_ecdsa_signature_encoding_correct)
+# expect of an ECDSA issuer; RSA roots sign with DEFAULT_HASH (Ed25519 roots sign as Ed25519).
+MATCH_CURVE = "match-curve"
+CURVE_HASHES = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
+CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+DEFAULT_HASH = "sha512"
 KEY_USAGES = (
     "digital_signature",
     "content_commitment",
@@ -81,7 +88,7 @@ class Profile:
     description: str
     validity_days: int = 3650
     path_length: int | None = 0  # None: no limit
-    signature_hash: str = "sha512"
+    signature_hash: str = DEFAULT_HASH  # a key of HASHES, or MATCH_CURVE
     key_usage: tuple[str, ...] = ("digital_signature", "key_cert_sign", "crl_sign")
     extended_key_usage: tuple[str, ...] = ()  # names from EKU_NAMES or dotted OIDs
     crl_distribution_points: tuple[str, ...] = ()
@@ -96,9 +103,19 @@ class Profile:
 
     def hash_for(self, root_public_key: object) -> hashes.HashAlgorithm | None:
         """The hash to sign with; None for Ed25519 roots, which sign as Ed25519."""
+        name = self.hash_name_for(root_public_key)
+        return None if name is None else HASHES[name]()
+
+    def hash_name_for(self, root_public_key: object) -> str | None:
+        """The name of the hash this profile signs with under this root's key (a key of HASHES);
+        None for Ed25519 roots."""
         if isinstance(root_public_key, ed25519.Ed25519PublicKey):
             return None
-        return HASHES[self.signature_hash]()
+        if self.signature_hash == MATCH_CURVE:
+            if isinstance(root_public_key, ec.EllipticCurvePublicKey):
+                return CURVE_HASHES.get(root_public_key.curve.name, DEFAULT_HASH)
+            return DEFAULT_HASH
+        return self.signature_hash
 
     def basic_constraints(self) -> x509.BasicConstraints:
         return x509.BasicConstraints(ca=True, path_length=self.path_length)
@@ -164,7 +181,7 @@ class Profile:
             ("path length", "no limit" if self.path_length is None else str(self.path_length)),
             ("validity", f"{self.validity_days} days" + (", capped to the root's notAfter" if self.cap_to_issuer
                                                           else "; refused if the root expires first")),
-            ("signature hash", f"{self.signature_hash.upper().replace('SHA', 'SHA-')} (Ed25519 roots sign as Ed25519)"),
+            ("signature hash", _hash_text(self.signature_hash)),
             ("key usage", ", ".join(self.key_usage) + " (critical)"),
         ]
         if self.extended_key_usage:
@@ -208,6 +225,18 @@ class Profile:
         return out
 
 
+def hash_label(name: str) -> str:
+    """sha384 -> SHA-384."""
+    return name.upper().replace("SHA", "SHA-")
+
+
+def _hash_text(signature_hash: str) -> str:
+    if signature_hash == MATCH_CURVE:
+        return (f"matches the root's curve: SHA-256 for P-256, SHA-384 for P-384, SHA-512 for P-521; "
+                f"{hash_label(DEFAULT_HASH)} for RSA (Ed25519 roots sign as Ed25519)")
+    return f"{hash_label(signature_hash)} (Ed25519 roots sign as Ed25519)"
+
+
 def _eku_oid(value: str) -> x509.ObjectIdentifier:
     return EKU_NAMES[value] if value in EKU_NAMES else x509.ObjectIdentifier(value)
 
@@ -217,7 +246,14 @@ DEFAULT_PROFILE = Profile(
     description="Intermediate CA for a hosted CA (Smallstep bring-your-own-root): pathlen 0, 10 years, SHA-512",
 )
 
-BUILTIN_PROFILES: dict[str, Profile] = {DEFAULT_PROFILE.name: DEFAULT_PROFILE}
+CURVE_MATCHED_PROFILE = Profile(
+    name="intermediate-ca-curve-matched",
+    description="As intermediate-ca, but the hash matches the root's curve (P-256: SHA-256, P-384: SHA-384, "
+    "P-521: SHA-512; RSA: SHA-512), as the CA/B Forum BRs and Mozilla's root store policy expect",
+    signature_hash=MATCH_CURVE,
+)
+
+BUILTIN_PROFILES: dict[str, Profile] = {p.name: p for p in (DEFAULT_PROFILE, CURVE_MATCHED_PROFILE)}
 
 
 # ---------------------------------------------------------------------------- TOML files
@@ -381,8 +417,9 @@ def parse_profile(text: str, label: str, source: str = "file") -> Profile:
         kwargs["path_length"] = check.integer("path_length", data["path_length"], 0, 32)
     if "signature_hash" in data:
         value = check.string("signature_hash", data["signature_hash"])
-        if value not in HASHES:
-            raise check.fail("signature_hash", f"unknown hash {safe_text(value, 40)!r} (use sha256, sha384 or sha512)")
+        if value not in HASHES and value != MATCH_CURVE:
+            raise check.fail("signature_hash",
+                             f"unknown hash {safe_text(value, 40)!r} (use sha256, sha384, sha512 or {MATCH_CURVE})")
         kwargs["signature_hash"] = value
     if "key_usage" in data:
         usages = check.strings("key_usage", data["key_usage"])

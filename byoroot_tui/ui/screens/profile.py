@@ -19,6 +19,17 @@ def day(dt) -> str:  # type: ignore[no-untyped-def]
     return dt.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def list_name(name: str, width: int = 20) -> str:
+    """A long profile name broken into lines after a '-', '.' or '_' (intermediate-ca- /
+    curve-matched), not in mid-word where the list would cut it; a part without one is cut."""
+    lines = []
+    while len(name) > width:
+        cut = max(name.rfind(sep, 0, width) for sep in "-._") + 1 or width
+        lines.append(name[:cut])
+        name = name[cut:]
+    return "\n".join([*lines, name])
+
+
 class ProfileScreen(StepScreen):
     STEP = "profile"
 
@@ -38,7 +49,7 @@ class ProfileScreen(StepScreen):
         listing = find_profiles(list(self.ceremony.profile_dirs) or None)
         options = self.query_one("#profile-list", OptionList)
         for p in listing.profiles:
-            label = Text(p.name, style="bold")
+            label = Text(list_name(p.name), style="bold")
             if p.name == DEFAULT_PROFILE_NAME:
                 label.append("  (default)", style="dim")
             elif p.source != "built-in":
@@ -91,6 +102,12 @@ class ProfileScreen(StepScreen):
             if label in ("path length", "validity", "backdate"):
                 continue  # shown above, with real dates
             t.add_row(Text(label.capitalize()), Text(value))
+        if c.root is not None:
+            from byoroot_tui.core.issue import hash_curve_finding
+
+            advice = hash_curve_finding(p, c.root)  # the hash against the root's curve
+            if advice is not None:
+                t.add_row(Text("Warning", style="bold yellow"), Text(advice.message, style="yellow"))
         t.add_row(Text("Past the root"), Text("capped to the root's notAfter" if p.cap_to_issuer else "refused"))
         t.add_row(Text("From the CSR"), Text("subject and public key only; every extension comes from the profile"))
         self.query_one("#profile-detail", Static).update(t)

@@ -251,6 +251,7 @@ class ReviewScreen(StepScreen):
         c = self.ceremony
         plan_w = self.query_one("#plan", Static)
         warn_w = self.query_one("#plan-warnings", Static)
+        warnings: list[str] = []
         if plan is None:
             if c.plan_error:
                 plan_w.update(Text.assemble(("✗ REFUSED  ", "bold red"), (c.plan_error, "red")))
@@ -276,14 +277,18 @@ class ReviewScreen(StepScreen):
             if plan.lint is not None:
                 t.add_row(Text("Lint (pkilint)"), Text(plan.lint.summary(), style="green" if plan.lint.clean else "red"))
             plan_w.update(t)
+            from byoroot_tui.core.issue import hash_curve_finding
+
+            advice = hash_curve_finding(plan.profile, plan.root)  # the hash against the root's curve
+            warnings = list(plan.warnings) + ([advice.message] if advice else [])
             warns = Text()
-            for w in plan.warnings:
+            for w in warnings:
                 if warns:
                     warns.append("\n")
                 warns.append("WARN   ", style="yellow")
                 warns.append(w)
             warn_w.update(warns)
-        warn_w.display = bool(plan is not None and plan.warnings)
+        warn_w.display = bool(warnings)
 
         if c.csr:
             from byoroot_tui.core.fingerprint import pgp_words

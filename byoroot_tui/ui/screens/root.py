@@ -453,6 +453,8 @@ class RootScreen(StepScreen):
             t.add_row(Text("Key"), Text(f"{r.key_algorithm} ({r.key_size})"))
             t.add_row(Text("Valid"), Text(f"{day(r.not_before)}  →  {day(r.not_after)}"))
             t.add_row(Text("SHA-256"), Text("\n".join(grouped(r.sha256, 4, 8))))
+            for finding in r.warnings:  # the root's own (a serial that is not positive); the hash is the review's
+                t.add_row(Text("Warning", style="bold yellow"), Text(finding.message, style="yellow"))
             info.update(t)
         elif c.root_error:
             info.update(Text.assemble(("✗ ", "bold red"), (c.root_error, "red")))
