@@ -717,14 +717,17 @@ class ByorootApp(App[int]):
             from byoroot_tui.ui.screens.modals import ConfirmModal
 
             def answered(yes: bool | None) -> None:
-                if yes:
-                    self.exit(1)
+                if yes:  # a write under way sees the cancel event, removes what it made and logs it
+                    self.stopped_by = "the officers (quit)"
+                    self.cancel_event.set()
+                    self._exit_when_idle(1)
 
+            serial = c.issued_record.serial if c.issued_record is not None else "SERIAL"
             self.push_screen(
                 ConfirmModal(
                     "Quit without the certificate?",
-                    "The certificate is signed but NOT written to any medium. If you quit now it is lost "
-                    "and the root key must sign again.",
+                    "The certificate is signed and in the station log, but NOT written to any medium. "
+                    f"After quitting, `byoroot export {serial} --out DIR` writes it (no new signature).",
                     yes="Quit anyway",
                     no="Stay",
                     danger=True,
