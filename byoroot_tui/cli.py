@@ -237,7 +237,7 @@ def _passphrase_source(args: argparse.Namespace):  # type: ignore[no-untyped-def
 
             try:
                 typed = getpass.getpass("Root key passphrase: ")
-            except (EOFError, KeyboardInterrupt):
+            except EOFError:
                 raise InputRefused("no passphrase entered") from None
             return bytearray(typed.encode("utf-8"))
         raise InputRefused("the root key is encrypted: give --passphrase-file (no terminal to prompt on)")
@@ -255,7 +255,7 @@ def _pin_prompt(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
             try:
                 typed = getpass.getpass("Token user PIN: ")  # no echo
-            except (EOFError, KeyboardInterrupt):
+            except EOFError:
                 raise InputRefused("no PIN entered") from None
             return bytearray(typed.encode("utf-8"))
         raise InputRefused("the token needs a PIN: give --pin-file (no terminal to prompt on)")
@@ -321,6 +321,7 @@ class _SignState:
 
     def __init__(self) -> None:
         self.signing_logged = False  # the `signing` entry is on the log: the key may open next
+        self.key_open = False  # the key file or token is open (the passphrase or PIN was taken)
         self.record: Any = None  # the `issued` entry is on the log (core.ledger.IssuedRecord)
         self.exporting = False  # export_record logs its own outcome
 
@@ -359,18 +360,20 @@ def _raise(exc: Exception) -> int:
 def _interrupted(exc: Any, log_path: Path, facts: dict[str, object], state: _SignState) -> Exception:
     """One line saying exactly what is where after a signal, and the log entry that records it."""
     from byoroot_tui.core.errors import ByorootError
-    from byoroot_tui.core.record import _log_quietly, how_to_export_again
+    from byoroot_tui.core.record import append_quietly, how_to_export_again
 
     if state.exporting:  # export_record removed what it made and logged export_failed
         return ByorootError(getattr(exc, "message", f"interrupted by {exc.name} during the export"))
     rec = state.record
     if rec is not None:
         reason = f"interrupted by {exc.name} after signing, before anything was written"
-        _log_quietly(log_path, "export_failed", {"serial": rec.serial, "sha256": rec.sha256,
+        append_quietly(log_path, "export_failed", {"serial": rec.serial, "sha256": rec.sha256,
                                                  "out": facts.get("out", ""), "reason": reason,
                                                  "interrupted": exc.name, "left": [], "restored": []})
-        return ByorootError(f"{reason}: nothing was written to the medium; {how_to_export_again(rec, '')}")
-    if state.signing_logged:
+        return ByorootError(f"{reason}: nothing was written to the medium; {how_to_export_again(rec, log_path)}")
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # a passphrase or PIN prompt leaves the cursor on its line
+    if state.key_open:
         reason = f"interrupted by {exc.name} while the root key was open: no certificate was issued or written"
     else:
         reason = f"interrupted by {exc.name} before the root key was used: nothing was signed or written"
@@ -416,6 +419,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], st
     record_signing(log_path, plan, officers, csr.name)  # the record comes first
     state.signing_logged = True
     signer = _open_signer(args)  # asks for the passphrase or PIN (interruptible)
+    state.key_open = True
     try:
         with deferred():  # from the signature to its `issued` entry, no signal cuts in
             try:
@@ -488,13 +492,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"ok": True, "serial": record.serial, "sha256": record.sha256,
                     "certificate": str(exported.certificate), "qr_png": str(exported.qr_png),
-                    "ceremony_record": str(exported.sheet), "log": str(log_path)})
+                    "ceremony_record": str(exported.sheet), "log": os.path.abspath(log_path),
+                    "log_head": exported.log_head, "sheet_log_head": exported.sheet_head})
         return 0
     print(f"Exported serial {record.serial} again (no key used, no new signature)")
     print(_line("Subject:", record.subject))
     print("Written:")
     for p in (exported.certificate, exported.qr_png, exported.sheet):
         print(f"  {safe_text(str(p))}")
+    print(_line("Station log:", f"{safe_text(os.path.abspath(log_path))} (head {exported.log_head})"))
     from byoroot_tui.core.fingerprint import grouped_hex
 
     print(f"\nSHA-256 fingerprint of the certificate (DER):\n\n{grouped_hex(record.sha256, per_line=8)}\n")
@@ -572,7 +578,9 @@ def _run_tui(**kwargs: Any) -> int:
 
     app = make_app(**kwargs)  # (automatic garbage collection is off: see main)
     rc = app.run()
-    return rc if isinstance(rc, int) else 0
+    if isinstance(rc, int):
+        return rc
+    return app.return_code or 0  # e.g. 1 after a stop signal (ByorootApp._exit_when_idle)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -582,3 +582,16 @@ def resign_csr(csr_der: bytes, private_key, new_cri: bytes) -> bytes:  # type: i
     else:
         sig = private_key.sign(new_cri)
     return tlv(0x30, new_cri + alg + tlv(0x03, b"\x00" + sig))
+
+
+def export_again_serial(err: str, log: Path | None = None) -> str:
+    """The serial a failed export names in "`byoroot export S --out DIR [--log LOG]` writes it
+    again, without the key" (``--log`` is named when the log is not the default one)."""
+    import re
+
+    m = re.search(r"the certificate \(serial ([0-9a-f]+)\) is in the station log: `byoroot export \1 --out DIR"
+                  r"(?: --log ([^`]+))?` writes it again, without the key", err)
+    assert m, err
+    if log is not None and m.group(2) is not None:
+        assert m.group(2) == str(log.resolve()), (m.group(2), log)
+    return m.group(1)

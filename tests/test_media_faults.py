@@ -160,13 +160,7 @@ def prefill(mp: Path) -> None:
 
 
 def export_again_serial(err: str) -> str:
-    """The serial a failed export names in "`byoroot export S --out DIR` writes it again"."""
-    import re
-
-    m = re.search(r"the certificate \(serial ([0-9a-f]+)\) is in the station log: `byoroot export \1 --out DIR` "
-                  r"writes it again, without the key", err)
-    assert m, err
-    return m.group(1)
+    return f.export_again_serial(err)
 
 
 def free_pages(filler: Path, pages: int) -> None:

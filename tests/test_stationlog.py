@@ -608,11 +608,7 @@ def test_refused_entries_never_hold_raw_control_characters(tmp_path, cli) -> Non
 
 
 def _export_again_command(err: str) -> str:
-    """The serial in the failure's "`byoroot export S --out DIR` writes it again" hint."""
-    m = re.search(r"the certificate \(serial ([0-9a-f]+)\) is in the station log: `byoroot export \1 --out DIR` "
-                  r"writes it again, without the key", err)
-    assert m, err
-    return m.group(1)
+    return f.export_again_serial(err)
 
 
 def test_a_full_medium_logs_export_failed_and_leaves_nothing(ceremony, cli, tmpfs, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -125,6 +125,7 @@ class Ceremony:
     plan: Plan | None = None
     plan_error: str | None = None
     issued_record: IssuedRecord | None = None  # the certificate as its `issued` log entry holds it (core.ledger)
+    log_head: str | None = None  # the station log's head after the latest export (a copy moves it on)
     officer1: str | None = None  # confirmed names
     officer2: str | None = None
 
@@ -424,6 +425,7 @@ class Ceremony:
 
     def record_written(self, exported: Exported) -> None:
         self.exported, self.written, self.write_error = exported, exported.certificate, None
+        self.log_head = exported.log_head
 
     def record_write_error(self, reason: str) -> None:
         self.written, self.write_error = None, reason

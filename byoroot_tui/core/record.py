@@ -214,7 +214,7 @@ def preflight(directory: str | os.PathLike[str], log_path: str | os.PathLike[str
     return notes
 
 
-def _log_quietly(log_path: str | os.PathLike[str] | None, event: str, fields: dict[str, object]) -> str | None:
+def append_quietly(log_path: str | os.PathLike[str] | None, event: str, fields: dict[str, object]) -> str | None:
     """Append an entry after the fact (exported / export_failed); None if the log could not take it."""
     from byoroot_tui.core.stationlog import append_event
 
@@ -235,9 +235,15 @@ def _current_head(log_path: str | os.PathLike[str] | None) -> str | None:
     return check.head if check.ok else None
 
 
-def how_to_export_again(record: IssuedRecord, folder: str | os.PathLike[str]) -> str:
+def how_to_export_again(record: IssuedRecord, log_path: str | os.PathLike[str] | None = None) -> str:
+    """The sentence that tells the officers how to get the certificate out of the log again."""
+    from byoroot_tui.core.stationlog import default_log_path
+
+    log = ""
+    if log_path is not None and os.path.abspath(log_path) != os.path.abspath(default_log_path()):
+        log = f" --log {safe_text(os.path.abspath(log_path))}"
     return (f"the certificate (serial {record.serial}) is in the station log: "
-            f"`byoroot export {record.serial} --out DIR` writes it again, without the key")
+            f"`byoroot export {record.serial} --out DIR{log}` writes it again, without the key")
 
 
 def export_record(
@@ -273,25 +279,25 @@ def export_record(
         left = getattr(exc, "left", [])
         restored = getattr(exc, "restored", [])
         reason = f"interrupted by {exc.name} while writing to {shown!r}"
-        _log_quietly(log_path, "export_failed", {
+        append_quietly(log_path, "export_failed", {
             "serial": record.serial, "sha256": record.sha256, "out": shown, "reason": reason,
             "interrupted": exc.name, "left": [safe_text(str(p)) for p in left],
             "restored": [safe_text(str(p)) for p in restored]})
-        exc.message = f"{reason}{describe_left(left, restored)}; {how_to_export_again(record, folder)}"  # type: ignore[attr-defined]
+        exc.message = f"{reason}{describe_left(left, restored)}; {how_to_export_again(record, log_path)}"  # type: ignore[attr-defined]
         raise
     except ByorootError as exc:
         left = getattr(exc, "left", [])
         restored = getattr(exc, "restored", [])
-        _log_quietly(log_path, "export_failed", {
+        append_quietly(log_path, "export_failed", {
             "serial": record.serial, "sha256": record.sha256, "out": shown, "reason": str(exc),
             "left": [safe_text(str(p)) for p in left], "restored": [safe_text(str(p)) for p in restored]})
         message = str(exc)
         if not isinstance(exc, SetFailed):
             message += "; nothing was written"
         if isinstance(exc, TargetExists):
-            raise TargetExists(f"{message}; {how_to_export_again(record, folder)}") from None
-        raise ExportFailed(f"{message}; {how_to_export_again(record, folder)}") from None
-    new_head = _log_quietly(log_path, "exported", {
+            raise TargetExists(f"{message}; {how_to_export_again(record, log_path)}") from None
+        raise ExportFailed(f"{message}; {how_to_export_again(record, log_path)}") from None
+    new_head = append_quietly(log_path, "exported", {
         "serial": record.serial, "sha256": record.sha256, "out": shown,
         "files": [{"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in files]})
     if log_path is not None and new_head is None:

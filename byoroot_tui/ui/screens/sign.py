@@ -461,7 +461,14 @@ class ResultScreen(CertificateWriter, StepScreen):
         if ex is not None:
             t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in (ex.certificate, ex.qr_png, ex.sheet))))
             log = self.byoroot.services.station_log()
-            t.add_row(Text("Station log"), Text(safe_text(str(log)) + (f"\nhead {ex.log_head}" if ex.log_head else "")))
+            head = c.log_head or ex.log_head  # a copy written later moves the head on
+            if head:
+                from byoroot_tui.core.fingerprint import grouped_hex
+
+                shown = safe_text(str(log)) + "\nhead " + grouped_hex(head, per_line=8).replace("\n", "\n     ")
+            else:
+                shown = safe_text(str(log))
+            t.add_row(Text("Station log"), Text(shown))
         self.query_one("#result-facts", Static).update(t)
         from byoroot_tui.core.fingerprint import pgp_words
 
@@ -518,6 +525,8 @@ class ResultScreen(CertificateWriter, StepScreen):
         self.pick_folder("Write a copy (certificate, QR, record) to which folder?", start, picked)
 
     def on_write_done(self, msg: WriteDone) -> None:
+        self.ceremony.log_head = msg.exported.log_head  # the copy's `exported` entry is the log's new head
+        self.sync()
         self.byoroot.say(f"A copy was written to {safe_text(str(msg.path.parent))}")
 
     def on_write_failed(self, msg: WriteFailed) -> None:
