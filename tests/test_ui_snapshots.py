@@ -12,8 +12,10 @@ What would differ between runs is pinned:
   file next to it makes concurrent runs take turns). A random temporary folder replaced by a
   placeholder afterwards is not enough: a narrow pane wraps a long path, splitting the random part
   over two lines where no replacement finds it (and the SVG positions each line on its own);
-- time: the app's clock (Services.clock) and the station log's entry time are both NOW, so the log
-  head on the result screen is the same on every run; the serial is Services.serial;
+- time: the app's clock (Services.clock), the station log's entry time and the sheet's date are
+  all NOW, with TZ=UTC and the station named "station" on the sheet (the `exported` entry holds the
+  sheet's SHA-256), so the log head on the result screen is the same on every run and machine; the
+  serial is Services.serial;
 - input cursors do not blink, toasts are cleared before each picture (they expire on timers).
 
 On a mismatch the test fails with a unified diff of the text and writes the new renderings as
@@ -32,6 +34,7 @@ import fcntl
 import io
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,6 +108,12 @@ def snap_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("TEXTUAL", raising=False)
     monkeypatch.setattr("byoroot_tui.core.stationlog.utcnow", lambda: NOW)
+    # The sheet's bytes go into the log (the `exported` entry's SHA-256 of each file), so its date,
+    # time zone and station name are fixed too: the head shown is then the same on every machine.
+    monkeypatch.setattr("byoroot_tui.core.record.utcnow", lambda: NOW)
+    monkeypatch.setattr("byoroot_tui.core.record.socket.gethostname", lambda: "station")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
     fd = os.open(LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
