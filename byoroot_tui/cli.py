@@ -598,8 +598,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- demo
 
 
+def demo_is_headless(args: argparse.Namespace) -> bool:
+    return bool(args.headless) or not (sys.stdin.isatty() and sys.stdout.isatty())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.headless or not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if demo_is_headless(args):
         return cmd_demo_headless(args)  # no terminal for the app: the headless demo
     from byoroot_tui.core.demo import DEMO_WARNING, make_demo
 
@@ -733,7 +737,8 @@ def _main(argv: list[str] | None) -> int:
         from byoroot_tui.core.interrupts import raising_on_signals
 
         try:
-            if args.command in ("tui", "demo"):  # the app handles its own keys and signals
+            if args.command == "tui" or (args.command == "demo" and not demo_is_headless(args)):
+                # the app handles its own keys and signals
                 return COMMANDS[args.command](args)
             with raising_on_signals():  # SIGINT, SIGTERM, SIGHUP: every cleanup on the way out runs
                 return COMMANDS[args.command](args)

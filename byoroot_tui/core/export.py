@@ -203,49 +203,26 @@ def write_new_file(
     """Atomically create ``directory/filename`` holding exactly ``data``; returns its path."""
     target = check_writable_target(directory, filename, overwrite)
     folder = target.parent
-    tmp = folder / temp_name(filename)
-    created: Path | None = None
+    made: list[Path] = []  # the temp file, once it exists
+    published: Path | None = None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-        created = tmp
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                if written <= 0:
-                    raise OSError(errno.EIO, "short write")
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)  # close can report a deferred write error: it raises here
-        try:
-            os.chmod(tmp, mode)  # the umask may have narrowed the mode given to open
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise  # FAT through FUSE has no modes: what open gave is all there is
+        tmp = _write_temp(folder, filename, data, mode, made)
         if overwrite:
             os.replace(tmp, target)
-            created = target
-        else:
-            linked = _publish_noreplace(tmp, target, filename, folder)
-            created = target
-            if linked:
-                _unlink_quietly(tmp)
+        elif _publish_noreplace(tmp, target, filename, folder):
+            _unlink_quietly(tmp)  # hard-linked: the temp name is still there
+        published = target
         _fsync_dir(folder)
         with open(target, "rb") as fh:
             back = fh.read(len(data) + 1)
         if back != data:
             raise ExportFailed(f"read-back of {filename} does not match what was written; it was removed")
         return target
-    except ExportFailed:
-        if created is not None:
-            _unlink_quietly(created)
-        _unlink_quietly(tmp)
-        raise
-    except OSError as exc:
-        if created is not None:
-            _unlink_quietly(created)
-        _unlink_quietly(tmp)
+    except (ExportFailed, OSError) as exc:
+        for path in ([published] if published else []) + made:
+            _unlink_quietly(path)
+        if isinstance(exc, ExportFailed):
+            raise
         raise ExportFailed(f"could not write {filename} to {_where(folder)}: {_reason(exc)}; nothing was left behind") from None
 
 
@@ -264,6 +241,9 @@ class SetFailed(ExportFailed):
 
 
 def _write_temp(folder: Path, filename: str, data: bytes, mode: int, made: list[Path]) -> Path:
+    """An exclusive temp file beside ``filename`` holding ``data``, fsynced and closed (close can
+    report a deferred write error: it raises), with ``mode`` whatever the umask. It is appended
+    to ``made`` as soon as it exists, so the caller removes it on any failure."""
     tmp = folder / temp_name(filename)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0), mode)
     made.append(tmp)
@@ -278,10 +258,10 @@ def _write_temp(folder: Path, filename: str, data: bytes, mode: int, made: list[
     finally:
         os.close(fd)
     try:
-        os.chmod(tmp, mode)
+        os.chmod(tmp, mode)  # the umask may have narrowed the mode given to open
     except OSError as exc:
         if exc.errno not in (errno.ENOSYS, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
+            raise  # FAT through FUSE has no modes: what open gave is all there is
     return tmp
 
 

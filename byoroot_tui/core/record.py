@@ -216,12 +216,14 @@ def preflight(directory: str | os.PathLike[str], log_path: str | os.PathLike[str
 
 def append_quietly(log_path: str | os.PathLike[str] | None, event: str, fields: dict[str, object]) -> str | None:
     """Append an entry after the fact (exported / export_failed); None if the log could not take it."""
+    from byoroot_tui.core.interrupts import deferred
     from byoroot_tui.core.stationlog import append_event
 
     if log_path is None:
         return None
     try:
-        return append_event(log_path, event, fields)
+        with deferred(reraise=False):  # a signal now does not turn a done export into a failed one
+            return append_event(log_path, event, fields)
     except ByorootError:
         return None
 

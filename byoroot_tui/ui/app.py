@@ -325,6 +325,18 @@ class ByorootApp(App[int]):
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests run the app elsewhere): the default handlers stay
 
+    def _release_stop_signals(self) -> None:
+        """The stop signals go back to the interpreter's handlers when the app ends."""
+        import asyncio
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
     def _stop_signal(self, signum: int) -> None:
         import signal
 
@@ -445,6 +457,7 @@ class ByorootApp(App[int]):
         await super().on_event(event)
 
     def on_unmount(self) -> None:
+        self._release_stop_signals()
         if self._gc_was_enabled is not None:
             enabled, self._gc_was_enabled = self._gc_was_enabled, None
             gc.unfreeze()
