@@ -51,6 +51,22 @@ def remount(path: Path, mode: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], check=True, capture_output=True)
 
 
+def read_only_after_the_checks(stick: Path) -> None:
+    """The stick turns read-only right after the checks made at SIGN (a read-only stick is refused
+    there, before the key): the write fails after signing, as when a stick fails mid-ceremony."""
+    from byoroot_tui.core import record
+
+    real = record.preflight
+
+    def checks_then_read_only(*args, **kwargs):  # type: ignore[no-untyped-def]
+        notes = real(*args, **kwargs)
+        record.preflight = real
+        remount(stick, "ro")
+        return notes
+
+    record.preflight = checks_then_read_only
+
+
 async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
@@ -95,7 +111,7 @@ async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
                 await drive.type_into(pilot, app, "#officer2", "Bob Okafor")
                 save(app, "05b-review-confirmed")
                 if have_ro:
-                    remount(ro, "ro")
+                    read_only_after_the_checks(ro)
                 await drive.sign(pilot, app)
                 if c.write_error:
                     save(app, "06-sign-write-failed")

@@ -367,7 +367,7 @@ class SignScreen(CertificateWriter, StepScreen):
         if c.write_error and c.written is None and not self.writing:
             status.update(Text.assemble(
                 ("✗ NOT WRITTEN  ", "bold red"), (c.write_error, "red"),
-                "\nThe certificate is signed and kept in memory; it will not be signed again.\n",
+                "\nThe certificate is signed and in the station log; it will not be signed again.\n",
                 ("r", "bold"), ": retry the same folder   ", ("ctrl+o", "bold"), ": write to another folder or stick",
             ))
             status.add_class("failed")
