@@ -270,12 +270,14 @@ def export_record(
     folder = Path(directory)
     shown = safe_text(str(folder))
     notes: list[str] = []
+    writing = False
     try:
         notes += preflight(folder, None, overwrite)
         head = _current_head(log_path)
         cert_path = folder / CERT_NAME
         text = render_sheet(record, log_head=head, certificate_path=str(cert_path))
         files = [(CERT_NAME, record.pem), (QR_NAME, qr_png(qr_matrix(record.sha256))), (SHEET_NAME, text.encode("utf-8"))]
+        writing = True  # from here on files may have been made (and removed again on failure)
         paths = write_file_set(folder, files, overwrite=overwrite, cancel=cancel)
     except Interrupted as exc:
         left = getattr(exc, "left", [])
@@ -294,8 +296,8 @@ def export_record(
             "serial": record.serial, "sha256": record.sha256, "out": shown, "reason": str(exc),
             "left": [safe_text(str(p)) for p in left], "restored": [safe_text(str(p)) for p in restored]})
         message = str(exc)
-        if not isinstance(exc, SetFailed):
-            message += "; nothing was written"
+        if not isinstance(exc, SetFailed):  # SetFailed says what is left itself
+            message += "; nothing of this export is left on the medium" if writing else "; nothing was written"
         if isinstance(exc, TargetExists):
             raise TargetExists(f"{message}; {how_to_export_again(record, log_path)}") from None
         raise ExportFailed(f"{message}; {how_to_export_again(record, log_path)}") from None
