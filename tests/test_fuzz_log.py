@@ -300,8 +300,8 @@ def test_damage_to_a_real_log_is_caught_at_the_first_changed_line(events, draw) 
 @PROP
 @given(
     events=st.lists(st.tuples(st.sampled_from(EVENTS), FIELDS), min_size=1, max_size=4),
-    # up to ~1.2 MB escaped ("\x00" and "é" take six bytes each): around MAX_LINE (1 MiB)
-    big=st.tuples(st.sampled_from(["x", "\x00", "\u202e", "é"]), st.integers(0, 200_000)),
+    # up to ~4.8 MB escaped ("\x00" and "é" take six bytes each): around MAX_LINE (4 MiB)
+    big=st.tuples(st.sampled_from(["x", "\x00", "\u202e", "é"]), st.integers(0, 800_000)),
     existing=st.one_of(st.just(b""), st.binary(max_size=50).map(lambda b: b + b"\n"),
                        # an entry longer than a read block (4096)
                        st.integers(4000, 9000).map(lambda n: _chained(GENESIS, "refused", {"reason": "z" * n}) + b"\n")),
@@ -309,8 +309,8 @@ def test_damage_to_a_real_log_is_caught_at_the_first_changed_line(events, draw) 
 @example(events=[("refused", {"event": "issued"})], big=("x", 0), existing=b"")
 @example(events=[("issued", {"prev": GENESIS, "time": "1970-01-01T00:00:00Z"})], big=("x", 0), existing=b"")
 @example(events=[("signing", {})], big=("x", 0), existing=b"\n")  # a file that is no log
-@example(events=[("refused", {}), ("exported", {})], big=("é", 180_000), existing=b"")  # too large, then one that fits
-@example(events=[("issued", {})], big=("x", 1_000_000), existing=_chained(GENESIS, "refused", {"reason": "z" * 5000}) + b"\n")
+@example(events=[("refused", {}), ("exported", {})], big=("é", 720_000), existing=b"")  # too large, then one that fits
+@example(events=[("issued", {})], big=("x", 4_000_000), existing=_chained(GENESIS, "refused", {"reason": "z" * 5000}) + b"\n")
 def test_append_event_writes_any_fields_as_one_chained_ascii_line(events, big, existing: bytes) -> None:  # type: ignore[no-untyped-def]
     """Whatever the callers pass: one ASCII line per event, no raw control character, the fields read
     back equal, the event is the one asked for, chained to what was there (even to a line longer

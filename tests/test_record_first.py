@@ -359,3 +359,40 @@ def test_export_refuses_a_certificate_that_does_not_match_its_entry(ceremony, cl
     assert list(out.iterdir()) == []
     with pytest.raises(Exception, match="holds no certificate"):
         IssuedRecord.from_entry({"serial": "02", "sha256": "00" * 32})
+
+
+# ----------------------------------------------------------------------------- paths that are not what they seem
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_the_log_cannot_be_one_of_the_files_the_export_writes(locked_ceremony, cli, name) -> None:  # type: ignore[no-untyped-def]
+    c = locked_ceremony
+    r = cli(*c.sign_argv("--log", c.stick / name))
+    refused_before_the_key(r, "one of the files the export writes")
+    assert ours(c.stick) == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "symlink", "fifo"])
+def test_force_never_replaces_what_is_not_a_regular_file(locked_ceremony, cli, tmp_path, kind) -> None:  # type: ignore[no-untyped-def]
+    c = locked_ceremony
+    target = c.stick / "intermediate.crt"
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "symlink":
+        (tmp_path / "elsewhere.crt").write_text("not ours\n")
+        target.symlink_to(tmp_path / "elsewhere.crt")
+    else:
+        os.mkfifo(target)
+    r = cli(*c.sign_argv("--log", tmp_path / "log.jsonl", "--force"))
+    refused_before_the_key(r, "not a regular file", "not replaced")
+    assert os.path.lexists(target)
+    if kind == "symlink":
+        assert (tmp_path / "elsewhere.crt").read_text() == "not ours\n"
+
+
+def test_a_probe_file_left_by_a_kill_is_removed(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    c = ceremony()
+    probe = c.stick / ".byoroot-probe.0123456789ab"
+    probe.write_bytes(b"")
+    assert cli(*c.sign_argv("--log", tmp_path / "log.jsonl")).rc == 0
+    assert not probe.exists()

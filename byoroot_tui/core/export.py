@@ -24,6 +24,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 import sys
 from pathlib import Path
 
@@ -184,8 +185,17 @@ def check_writable_target(directory: str | os.PathLike[str], filename: str, over
     if not folder.is_dir():
         raise ExportFailed(f"cannot write to {_where(folder)}: not an existing folder")
     target = folder / filename
-    if (target.exists() or target.is_symlink()) and not overwrite:
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise ExportFailed(f"cannot write to {_where(folder)}: {_reason(exc)}") from None
+    if not overwrite:
         raise TargetExists(f"{filename} already exists in {_where(folder)}; refusing to overwrite it")
+    if not stat.S_ISREG(st.st_mode):  # a link, folder, FIFO or device is never replaced, even when asked
+        raise ExportFailed(f"{filename} in {_where(folder)} is not a regular file (a link, folder or device?); "
+                           "it is not replaced, even with --force")
     return target
 
 
@@ -395,6 +405,7 @@ def describe_left(left: list[Path], restored: list[Path]) -> str:
 
 
 _STALE = re.compile(r"^\.(?P<name>[^/]+)\.[0-9a-f]{12}(?P<kind>\.tmp|\.byoroot-old)$")
+_PROBE = re.compile(r"^\.byoroot-probe\.[0-9a-f]{12}$")  # an empty file made by probe_folder
 
 
 def stale_files(directory: str | os.PathLike[str], names: tuple[str, ...]) -> list[Path]:
@@ -408,7 +419,7 @@ def stale_files(directory: str | os.PathLike[str], names: tuple[str, ...]) -> li
     out = []
     for entry in sorted(entries):
         m = _STALE.match(entry)
-        if m and m.group("name") in names and not (folder / entry).is_symlink():
+        if ((m and m.group("name") in names) or _PROBE.match(entry)) and not (folder / entry).is_symlink():
             out.append(folder / entry)
     return out
 
@@ -419,9 +430,11 @@ def clean_stale(directory: str | os.PathLike[str], names: tuple[str, ...]) -> li
     notes = []
     for path in stale_files(folder, names):
         m = _STALE.match(path.name)
-        assert m is not None
-        name = m.group("name")
         shown = repr(safe_text(path.name))
+        if m is None:  # a probe file: empty, ours, removed without a word
+            _unlink_quietly(path)
+            continue
+        name = m.group("name")
         if m.group("kind") == OLD_SUFFIX and _gone(folder / name):
             if _put_back(path, folder / name):
                 notes.append(f"an interrupted export had moved {name} aside as {shown}; it was put back")

@@ -201,11 +201,17 @@ def preflight(directory: str | os.PathLike[str], log_path: str | os.PathLike[str
     none of the files is in the way (unless ``overwrite``). Temp files of ours left there by a
     killed export are removed first; returns what was done about them, one sentence each.
     """
+    from byoroot_tui.core.errors import LogRefused
     from byoroot_tui.core.stationlog import check_appendable
 
-    if log_path is not None:
-        check_appendable(log_path)
     folder = Path(directory)
+    if log_path is not None:
+        log_real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(log_path))), os.path.basename(log_path))
+        for name in EXPORT_NAMES:
+            if log_real == os.path.join(os.path.realpath(folder), name):
+                raise LogRefused(f"the station log {safe_text(str(log_path))!r} would be {name}, one of the files "
+                                 "the export writes; keep the log apart from the output folder's files")
+        check_appendable(log_path)
     if not folder.is_dir():
         raise ExportFailed(f"cannot write to {safe_text(str(folder))!r}: not an existing folder")
     notes = clean_stale(folder, EXPORT_NAMES)

@@ -23,7 +23,7 @@ from byoroot_tui.core.text import safe_text
 
 GENESIS = hashlib.sha256(b"byoroot station log v1").hexdigest()
 EVENTS = ("signing", "issued", "exported", "export_failed", "refused")
-MAX_LINE = 1024 * 1024  # an issued entry holds its certificate
+MAX_LINE = 4 * 1024 * 1024  # an issued entry holds its certificate (a CSR file is at most 1 MiB)
 
 
 def default_log_path() -> Path:
