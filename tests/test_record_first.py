@@ -396,3 +396,27 @@ def test_a_probe_file_left_by_a_kill_is_removed(ceremony, cli, tmp_path) -> None
     probe.write_bytes(b"")
     assert cli(*c.sign_argv("--log", tmp_path / "log.jsonl")).rc == 0
     assert not probe.exists()
+
+
+def test_the_key_is_closed_before_the_lint_after_signing(ceremony, cli, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`byoroot sign` drops the root key (FileSigner.close) before pkilint runs on the signed
+    certificate, and the `issued` entry is on the log by then too."""
+    from byoroot_tui.core import issue, signer
+
+    order: list[str] = []
+    log = tmp_path / "log.jsonl"
+    real_close, real_lint = signer.FileSigner.close, issue.lint_signed
+
+    def close(self):  # type: ignore[no-untyped-def]
+        order.append("key closed")
+        real_close(self)
+
+    def lint_signed(signed):  # type: ignore[no-untyped-def]
+        order.append("lint after signing" + (" (issued logged)" if "issued" in events(log) else ""))
+        return real_lint(signed)
+
+    monkeypatch.setattr(signer.FileSigner, "close", close)
+    monkeypatch.setattr(issue, "lint_signed", lint_signed)
+    c = ceremony()
+    assert cli(*c.sign_argv("--log", log)).rc == 0
+    assert order.index("key closed") < order.index("lint after signing (issued logged)")
