@@ -420,3 +420,37 @@ def test_the_key_is_closed_before_the_lint_after_signing(ceremony, cli, tmp_path
     c = ceremony()
     assert cli(*c.sign_argv("--log", log)).rc == 0
     assert order.index("key closed") < order.index("lint after signing (issued logged)")
+
+
+def test_a_certificate_refused_after_signing_is_on_the_log_and_never_exported(ceremony, cli, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The lint after signing refuses (forced here by a linter that finds a problem): the signed
+    certificate is on the record (issued, then refused), nothing reaches the stick, and `byoroot
+    export` will not write it."""
+    from byoroot_tui.core import issue
+    from byoroot_tui.core.lint import LintReport
+
+    real_lint = issue.run_lint
+
+    def lint_finding_a_problem(cert_der, issuer_der, *, check_signature, cabf_type=None):  # type: ignore[no-untyped-def]
+        report = real_lint(cert_der, issuer_der, check_signature=check_signature, cabf_type=cabf_type)
+        if not check_signature:
+            return report
+        bad = report.as_dict()
+        bad["findings"] = [*bad.get("findings", []), {"severity": "ERROR", "code": "test.after_signing",
+                                                       "message": "found after signing", "where": ""}]
+        return LintReport.from_dict(bad)
+
+    monkeypatch.setattr(issue, "run_lint", lint_finding_a_problem)
+    c = ceremony()
+    log = tmp_path / "log.jsonl"
+    r = cli(*c.sign_argv("--log", log))
+    f.assert_refusal(r, "failed the linter", "is in the station log but was not exported")
+    assert events(log) == ["signing", "issued", "refused"]
+    assert ours(c.stick) == []
+    issued = entries(log)[1]
+    assert entries(log)[2]["sha256"] == issued["sha256"]
+    monkeypatch.undo()
+    out = tmp_path / "out"
+    out.mkdir()
+    f.assert_refusal(cli("export", issued["serial"], "--out", out, "--log", log), "refused after signing", "not exported")
+    assert list(out.iterdir()) == []

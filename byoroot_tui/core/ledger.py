@@ -209,11 +209,17 @@ def normalise_serial(serial: str) -> str:
 def find_issued(log_path: str | os.PathLike[str], serial: str) -> IssuedRecord:
     """The certificate of that serial, from its `issued` entry."""
     wanted = normalise_serial(serial)
-    found = [e for e in issued_entries(read_entries(log_path)) if str(e.get("serial", "")).lower() == wanted]
+    entries = read_entries(log_path)
+    found = [e for e in issued_entries(entries) if str(e.get("serial", "")).lower() == wanted]
     if not found:
         raise ByorootError(f"no certificate with serial {wanted} in the station log {safe_text(str(log_path))!r}")
     if len(found) > 1:
         raise ByorootError(f"the station log holds {len(found)} issued entries for serial {wanted}")
+    # signed and recorded, then refused by the checks after signing (the lint): never exported
+    for e in entries:
+        if e.get("event") == "refused" and e.get("sha256") == found[0].get("sha256"):
+            raise ByorootError(f"the certificate with serial {wanted} was refused after signing "
+                               f"({safe_text(str(e.get('reason', '')), 200)}); it is not exported")
     return IssuedRecord.from_entry(found[0])
 
 
