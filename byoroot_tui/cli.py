@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 TUI_OPTIONS = ("tui_media_root", "tui_csr", "tui_root_cert", "tui_root_key", "tui_pkcs11_module", "tui_out",
-               "tui_profiles")
+               "tui_profiles", "tui_console")
 
 
 def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -43,6 +43,8 @@ def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
                    help="folder for intermediate.crt (default: the CSR's folder on its medium)", **extra)
     p.add_argument("--profiles", dest="tui_profiles", action="append", metavar="DIR",
                    help="also offer the *.toml profiles in DIR (repeatable)", **extra)
+    p.add_argument("--console", dest="tui_console", action="store_const", const=True,
+                   help="draw only glyphs the Linux console's fonts have (the default when TERM=linux)", **extra)
 
 
 def _add_profile_options(s: argparse.ArgumentParser) -> None:
@@ -148,6 +150,8 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="a demo ceremony in the app with throwaway keys (never for real use)")
     s.add_argument("--dir", metavar="DIR", help="where to put the demo stick (default: a new temp folder)")
     s.add_argument("--headless", action="store_true", help="run the demo signing in the terminal, without the app")
+    s.add_argument("--console", action="store_const", const=True,
+                   help="draw only glyphs the Linux console's fonts have (the default when TERM=linux)")
     return p
 
 
@@ -592,6 +596,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         pkcs11_module=getattr(args, "tui_pkcs11_module", None),
         out=getattr(args, "tui_out", None),
         profile_dirs=getattr(args, "tui_profiles", None) or [],
+        console=getattr(args, "tui_console", None),
     )
 
 
@@ -620,6 +625,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         root_key=material.root_key,
         demo=True,
         log_path=base / "station-log.jsonl",  # a demo never writes to the station's real log
+        console=args.console,
     )
     print(f"*** {DEMO_WARNING} ***")
     print(f"Demo files are in {base}")

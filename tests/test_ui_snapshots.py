@@ -77,7 +77,7 @@ SCREENS: dict[str, list[str]] = {
     "07-review-confirmed": ["Officer 1", "Officer 2", "Type SIGN", "Alice Martin", "Bob Okafor"],
     "08-result": ["ISSUED AND WRITTEN", "SHA-256 fingerprint of intermediate.crt", "Copy fingerprint",
                   "QR full screen", "█"],
-    "09-qr": ["█", "▀", "▄", "Close"],
+    "09-qr": ["█", "Close"],  # at 160x48 the code is drawn twice the size: full blocks only
     "10-weak-csr": ["REFUSED", "1024 bits is too small", "cannot be signed"],
 }
 

@@ -26,6 +26,10 @@ class KeyUnusable(InputRefused):
     (the root step), not the request."""
 
 
+class PassphraseNeeded(KeyUnusable):
+    """The root key file is encrypted and no passphrase was given: the app asks for one."""
+
+
 class LogRefused(ByorootError):
     """The station log cannot take an entry (not a regular file, not a station log, damaged,
     read-only). Nothing is signed while this is so, and a refusal cannot be logged either."""

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from byoroot_tui.core.errors import ByorootError, InputRefused
+from byoroot_tui.core.errors import ByorootError, InputRefused, PassphraseNeeded
 from byoroot_tui.core.files import read_input_file
 from byoroot_tui.core.keys import key_problem, spki_der
 from byoroot_tui.core.secretbuf import read_secret_file, wipe
@@ -121,7 +121,7 @@ def load_root_key(path: str | os.PathLike[str], passphrase: PassphraseSource | N
     except TypeError:  # encrypted, and we gave no passphrase
         secret = passphrase() if passphrase else None
         if not secret:
-            raise InputRefused(f"{label} is encrypted and no passphrase was given") from None
+            raise PassphraseNeeded(f"{label} is encrypted and no passphrase was given") from None
         try:
             key = _load(data, secret)
         except Exception:

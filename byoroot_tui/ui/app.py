@@ -103,9 +103,11 @@ class RootLoaded(Message):
 
 
 class KeyChecked(Message):
-    def __init__(self, token: tuple[Any, ...], ok: bool, error: str | None, description: str | None = None) -> None:
+    def __init__(self, token: tuple[Any, ...], ok: bool, error: str | None, description: str | None = None,
+                 kind: type[BaseException] | None = None) -> None:
         super().__init__()
         self.token, self.ok, self.error, self.description = token, ok, error, description
+        self.kind = kind  # what was raised (None when the key opened)
 
 
 class TokensListed(Message):
@@ -182,6 +184,20 @@ def _assess(csr: Any, profile: Any, root: Any) -> Any:
     return assess(csr, profile, root)  # what `byoroot inspect` shows, lint included
 
 
+def console_driver_class() -> type[Any]:
+    """Textual's terminal driver, writing through `glyphs.console_text`: every glyph the Linux
+    console's fonts lack (Textual's own included) becomes one they have, the same width."""
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from byoroot_tui.ui.glyphs import console_text
+
+    class ConsoleDriver(LinuxDriver):
+        def write(self, data: str) -> None:
+            super().write(console_text(data))
+
+    return ConsoleDriver
+
+
 STEPS_CSS = Path(__file__).with_name("steps.tcss")  # see ByorootApp.load_step_css
 
 _SCREENS = {
@@ -217,14 +233,20 @@ class ByorootApp(App[int]):
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         self.say("screenshots are not saved on the ceremony station")
 
-    def __init__(self, ceremony: Ceremony, services: Services, *, csr_given: Path | None = None) -> None:
-        super().__init__()
+    def __init__(self, ceremony: Ceremony, services: Services, *, csr_given: Path | None = None,
+                 console: bool | None = None) -> None:
+        from byoroot_tui.ui.glyphs import wants_console
+
+        # The Linux console (TERM=linux, or --console): only the glyphs its fonts carry (ui/glyphs.py).
+        self.console_glyphs = wants_console(console)
+        super().__init__(driver_class=console_driver_class() if self.console_glyphs else None)
         self.ceremony = ceremony
         self.services = services
         self.csr_given = csr_given
         self._steps: dict[str, Screen[Any]] = {}
         self._warm = False
         self.key_check_running = False
+        self.passphrase_needed = False  # the key file is encrypted and no passphrase was typed yet
         self._key_check_token: tuple[Any, ...] = ()
         self._checked_token: tuple[Any, ...] = ()  # the token a successful key check was made under
         self._assess_timer: Any = None  # the pending lint after a profile change (see profile_changed)
@@ -591,8 +613,8 @@ class ByorootApp(App[int]):
 
     @work(thread=True, group="key", exclusive=True, exit_on_error=False)
     def _check_key(self, token: tuple[Any, ...], ref: Any, root: Any, secret: bytearray | None) -> None:
-        description, error = guarded(_check_key, ref, root, secret)
-        self.post_message(KeyChecked(token, error is None, error, description))
+        description, error, kind = attempt(_check_key, ref, root, secret)
+        self.post_message(KeyChecked(token, error is None, error, description, kind))
 
     def on_key_checked(self, msg: KeyChecked) -> None:
         current = self._same_key_token(msg.token, self.key_token())
@@ -602,8 +624,16 @@ class ByorootApp(App[int]):
         if self.ceremony.signed or not current:
             return  # the passphrase or the key changed meanwhile
         self._checked_token = msg.token if msg.ok else ()
-        self.ceremony.set_key_check(msg.ok, msg.error, msg.description)
+        from byoroot_tui.core.errors import PassphraseNeeded
+
+        # An encrypted key checked before any passphrase was typed: not a refusal, a question
+        # (the root step asks for the passphrase; see RootScreen.sync).
+        self.passphrase_needed = msg.kind is not None and issubclass(msg.kind, PassphraseNeeded)
+        self.ceremony.set_key_check(msg.ok, None if self.passphrase_needed else msg.error, msg.description)
         self.sync_screen()
+        screen = self._steps.get("root")
+        if screen is not None and screen.is_mounted:
+            screen.go_on_if_checked()  # type: ignore[attr-defined]  # ctrl+n meant "check it and go on"
 
     # -------------------------------------------------------------- a key in an HSM (PKCS#11)
 
@@ -748,6 +778,26 @@ class ByorootApp(App[int]):
                 answered,
             )
             return
+        if not c.signed and (c.officer1 or c.officer2 or self.current_step not in (None, "media")):
+            # Mid-ceremony (past the first step, or an officer confirmed): a stray ctrl+q would
+            # throw away what the officers checked. Asked first; nothing was signed.
+            from byoroot_tui.ui.screens.modals import ConfirmModal
+
+            def leave(yes: bool | None) -> None:
+                if yes:
+                    self.exit(0)
+
+            self.push_screen(
+                ConfirmModal(
+                    "Quit the ceremony?",
+                    "Nothing has been signed. What the officers checked and confirmed is not kept: "
+                    "a new ceremony starts from the first step.",
+                    yes="Quit",
+                    no="Stay",
+                ),
+                leave,
+            )
+            return
         self.exit(0 if c.written is not None or not c.signed else 1)
 
 
@@ -764,6 +814,7 @@ def make_app(
     include_system_media: bool = True,
     profile_dirs: Iterable[str | os.PathLike[str]] = (),
     log_path: str | os.PathLike[str] | None = None,
+    console: bool | None = None,
 ) -> ByorootApp:
     """Build the app. The CLI, the demo, the tests, the screenshots and the bench all use this."""
     roots = [Path(r).absolute() for r in media_roots]
@@ -785,4 +836,4 @@ def make_app(
         ceremony.key_source, ceremony.hsm_module = "hsm", os.fspath(pkcs11_module)
     if out is not None:
         ceremony.out_dir_override = Path(out).absolute()
-    return ByorootApp(ceremony, services, csr_given=csr_path)
+    return ByorootApp(ceremony, services, csr_given=csr_path, console=console)

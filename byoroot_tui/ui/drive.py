@@ -27,7 +27,12 @@ def screen_text(app: ByorootApp) -> str:
     console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
+    text = console.export_text()
+    if getattr(app, "console_glyphs", False):  # what the console driver writes (ui/glyphs.py)
+        from byoroot_tui.ui.glyphs import console_text
+
+        text = console_text(text)
+    return text
 
 
 _EDGES = " ┃│║▊▎▌▐█▕▏╹╻"

@@ -161,7 +161,7 @@ class QrModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="qr-box"):
-            yield QrCode(self.payload, id="qr-big")
+            yield QrCode(self.payload, fit=True, spare=(0, 1), id="qr-big")  # 1: the key bar
         yield KeyBar()
 
     def action_close(self) -> None:

@@ -92,7 +92,8 @@ class RootScreen(StepScreen):
         if c.key_source == "hsm":
             if c.hsm_module and self._tokens_for != c.hsm_module:
                 self._list_tokens(c.hsm_module)
-        elif c.root is not None and c.root_key_path is not None and not c.key_checked and c.key_error is None:
+        elif c.root is not None and c.root_key_path is not None and not c.key_checked and c.key_error is None \
+                and not self.byoroot.passphrase_needed:
             self.byoroot.start_key_check()
 
     # -------------------------------------------------------------- key file or key in an HSM
@@ -373,12 +374,30 @@ class RootScreen(StepScreen):
 
     def action_next(self) -> None:
         c = self.ceremony
+        field_ = self.byoroot.passphrase_input()
+        if c.key_source == "file" and self.byoroot.passphrase_needed and not c.key_checked and field_ is not None \
+                and not field_.value:
+            self.set_focus(field_)
+            self.byoroot.say("the root key is encrypted: type its passphrase first", severity="warning")
+            return
         # An officer who typed the passphrase and pressed ctrl+n means "check it and go on".
         if c.blocker("root") and c.root is not None and c.key_ref() is not None and not c.key_checked and c.key_error is None:
             self._check()
+            self._next_once_checked = True  # ...and go on once the check says the key is right
             self.byoroot.say("checking the root key…")
             return
         super().action_next()
+
+    _next_once_checked = False
+
+    def go_on_if_checked(self) -> None:
+        """After ctrl+n started a key check: move on once it succeeded (stay on a refusal)."""
+        c = self.ceremony
+        if not self._next_once_checked or self.byoroot.key_check_running:
+            return
+        self._next_once_checked = False
+        if c.key_checked and not c.blocker("root") and self.byoroot.current_step == "root":
+            self.call_after_refresh(super().action_next)
 
     # -------------------------------------------------------------- display
 
@@ -486,6 +505,8 @@ class RootScreen(StepScreen):
                                "and is loaded only for signing", style="green"))
         elif c.key_error:
             status.update(Text.assemble(("✗ ", "bold red"), (c.key_error, "red")))
+        elif self.byoroot.passphrase_needed and not self.byoroot.key_check_running:
+            status.update(Text("the root key is encrypted: type its passphrase above and press Enter", style="bold"))
         elif c.root_key_path is None:
             status.update(Text("type the path of the root key and press Enter, or ctrl+o to browse", style="dim"))
         elif c.root is None:

@@ -421,7 +421,7 @@ class ResultScreen(CertificateWriter, StepScreen):
                 yield Readout(id="result-facts")
             with Vertical(id="result-qr"):
                 yield Static(Text("Scan to compare (lowercase hex SHA-256)"), classes="section-title")
-                yield QrCode(fp, id="qr")
+                yield QrCode(fp, spare=(60, 8), id="qr")  # on the console: where 2 columns a module fit
 
     def on_step_mount(self) -> None:
         self.set_focus(self.query_one("#result-body"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Digits, Static
+from textual.widgets import Static
+
+from byoroot_tui.ui.widgets.bigdigits import big_lines
 
 
 def grouped(hex_digest: str, group: int = 4, per_line: int = 4) -> list[str]:
@@ -16,14 +18,11 @@ def grouped(hex_digest: str, group: int = 4, per_line: int = 4) -> list[str]:
 
 
 class Fingerprint(Vertical):
-    """Big digits, four groups a line, then the same digits as plain hex, eight groups a line."""
+    """Big digits (no two alike), four groups a line, then the same digits as plain hex, eight groups a line."""
 
     DEFAULT_CSS = """
     Fingerprint {
         height: auto;
-        width: auto;
-    }
-    Fingerprint > Digits {
         width: auto;
     }
     Fingerprint > .fp-digits {
@@ -40,6 +39,7 @@ class Fingerprint(Vertical):
         self.hex_digest = hex_digest.lower()
 
     def compose(self) -> ComposeResult:
-        for line in grouped(self.hex_digest, 4, 4):  # Digits draws one line: one widget per line
-            yield Digits(line, classes="fp-digits")
+        # Big glyphs that the console fonts carry and that cannot be misread (widgets/bigdigits.py)
+        big = [row for line in grouped(self.hex_digest, 4, 4) for row in big_lines(line)]
+        yield Static(Text("\n".join(big), no_wrap=True, overflow="crop"), classes="fp-digits")
         yield Static(Text("\n".join(grouped(self.hex_digest, 4, 8))), classes="fp-hex")

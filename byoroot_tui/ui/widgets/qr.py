@@ -1,4 +1,4 @@
-"""A QR code drawn with half-block characters: two modules per character cell, dark on light.
+"""A QR code drawn with half-block characters (two modules a cell) or, scaled, full blocks; dark on light.
 
 The matrix comes from ``qrcode`` with its 4-module quiet zone, so a phone can scan it straight
 off the screen. Colours are fixed (black on white) whatever the theme: scanners want dark
@@ -43,8 +43,36 @@ def lines_to_matrix(lines: list[str]) -> list[list[bool]]:
     return rows
 
 
+def scaled(matrix: list[list[bool]], k: int) -> list[list[bool]]:
+    """Each module repeated ``k`` times across and down."""
+    return [[m for m in row for _ in range(k)] for row in matrix for _ in range(k)]
+
+
+def block_lines(matrix: list[list[bool]], scale: int = 2) -> list[str]:
+    """The matrix with half-blocks, ``scale`` columns and ``scale`` half-rows a module.
+
+    A terminal cell is about twice as tall as wide, so a module stays square at any scale. An even
+    scale uses only full blocks and spaces: what the Linux console draws (its fonts have no ▀ ▄),
+    two columns and one row a module at scale 2."""
+    return half_block_lines(scaled(matrix, scale)) if scale > 1 else half_block_lines(matrix)
+
+
+def choose_scale(modules: int, width: int, height: int, *, console: bool, most: int = 4) -> int:
+    """The largest scale at which a ``modules``-wide code fits ``width`` x ``height`` cells; 0 when
+    none fits. The console allows even scales only (full blocks)."""
+    for k in range(most, 0, -1):
+        if console and k % 2:
+            continue
+        if modules * k <= width and (modules * k + 1) // 2 <= height:
+            return k
+    return 0
+
+
 class QrCode(Widget):
-    """The QR code of ``payload``."""
+    """The QR code of ``payload``, at a fixed scale or (``fit=True``) as large as the space allows.
+
+    On the Linux console (the app's ``console_glyphs``) it is drawn with full blocks only, two
+    columns a module; where that cannot fit, it says so and points to the PNG and the sheet."""
 
     DEFAULT_CSS = """
     QrCode {
@@ -53,20 +81,58 @@ class QrCode(Widget):
     }
     """
 
-    def __init__(self, payload: str, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, payload: str, *, fit: bool = False, spare: tuple[int, int] = (0, 0), name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.payload = payload
-        self._lines = half_block_lines(qr_matrix(payload))  # the core makes the matrix once per payload
+        self.fit = fit
+        self.spare = spare  # (columns, rows) of the screen kept for what is around the code
+        self._matrix = qr_matrix(payload)  # the core makes the matrix once per payload
+        self._cache: dict[int, list[str]] = {}
+        self.scale = 1
+
+    @property
+    def console(self) -> bool:
+        return bool(getattr(self.app, "console_glyphs", False))
+
+    def lines_at(self, scale: int) -> list[str]:
+        if scale not in self._cache:
+            self._cache[scale] = block_lines(self._matrix, scale)
+        return self._cache[scale]
 
     @property
     def lines(self) -> list[str]:
-        return list(self._lines)
+        return list(self.lines_at(self.scale)) if self.scale else []
+
+    def _pick(self, viewport_width: int, viewport_height: int) -> int:
+        n = len(self._matrix)
+        width, height = viewport_width - self.spare[0], viewport_height - self.spare[1]
+        if self.fit:  # off the console the code is always drawn (cropped if the terminal is tiny)
+            return choose_scale(n, width, height, console=self.console) or (0 if self.console else 1)
+        if self.console:
+            return 2 if choose_scale(n, width, height, console=True, most=2) else 0
+        return 1
+
+    def _note(self) -> str:
+        n = len(self._matrix)
+        return (f"The QR code does not fit this screen (it needs {2 * n}x{n} characters here).\n"
+                "Press v for the QR code alone, or scan intermediate-fingerprint.png beside intermediate.crt, "
+                "or the printed ceremony record sheet.")
 
     def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
-        return len(self._lines[0]) if self._lines else 0
+        self.scale = self._pick(viewport.width, viewport.height)
+        if not self.scale:
+            return 44  # the note, wrapped
+        return len(self.lines_at(self.scale)[0])
 
     def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
-        return len(self._lines)
+        if not self.scale:
+            from rich.console import Console
+
+            return len(Text(self._note()).wrap(Console(width=max(width, 1)), max(width, 1)))
+        return len(self.lines_at(self.scale))
 
     def render(self) -> Text:
-        return Text("\n".join(self._lines), style=DARK_ON_LIGHT, no_wrap=True, overflow="crop", end="")
+        if not self.scale:
+            return Text(self._note(), style="bold")
+        return Text("\n".join(self.lines_at(self.scale)), style=DARK_ON_LIGHT, no_wrap=True, overflow="crop", end="")
