@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-tui bench-media screenshots clean
+.PHONY: demo test bundle bench bench-tui bench-media screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# One file to carry to the airgapped station: dist/byoroot-station-<version>.tar.gz (byoroot's wheel and
+# every dependency's, for CPython 3.11/3.13 on x86_64/aarch64, install.sh, MANIFEST.json), from the last
+# commit, reproducibly. Needs the network (the wheels locked in bundle/requirements.txt).
+bundle: $(STAMP)
+	$(BIN)/python scripts/bundle.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/sign_bench.py

@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from byoroot_tui import __version__
-
 CERT_NAME = "intermediate.crt"
 
 
@@ -23,6 +21,20 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"byoroot: usage error: {message}", file=sys.stderr)
         raise SystemExit(2)
+
+
+class _Version(argparse.Action):
+    """`--version`: byoroot's version and, when installed from a station bundle, the SHA-256 of
+    its manifest as hex and PGP words (core/software.py); otherwise "development install"."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from byoroot_tui.core.software import version_text
+
+        sys.stdout.write(version_text())
+        parser.exit(0)
 
 
 TUI_OPTIONS = ("tui_media_root", "tui_csr", "tui_root_cert", "tui_root_key", "tui_pkcs11_module", "tui_out",
@@ -80,7 +92,7 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
         description="Sign a hosted CA's intermediate CSR with an offline root CA. "
         "Without a command, the ceremony app starts.",
     )
-    p.add_argument("--version", action="version", version=f"byoroot {__version__}")
+    p.add_argument("--version", action=_Version, help="print the version and the station bundle's manifest hash")
     _add_tui_options(p, suppress=False)
     if not commands:
         p.set_defaults(command=None)
@@ -145,6 +157,10 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
 
     s = sub.add_parser("profiles", help="list signing profiles and their settings")
     s.add_argument("--profiles", metavar="DIR", action="append", help="also read *.toml profiles from DIR (repeatable)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("self-check", help="check every installed file of byoroot and its dependencies "
+                       "against the station bundle's manifest")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("demo", help="a demo ceremony in the app with throwaway keys (never for real use)")
@@ -678,7 +694,37 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
-READ_ONLY_COMMANDS = ("inspect", "verify", "profiles", "log")  # sign and export say what is where themselves
+def cmd_self_check(args: argparse.Namespace) -> int:
+    from byoroot_tui.core.software import manifest_path, manifest_sha256, self_check
+
+    check = self_check()
+    digest = manifest_sha256()
+    if digest is None and not args.json:
+        print(f"byoroot: {check.problems[0]}", file=sys.stderr)
+        return 1
+    if args.json:
+        _emit_json({"ok": check.ok, "manifest": str(manifest_path()), "manifest_sha256": digest,
+                    "files_checked": check.checked, "problems": check.problems, "notes": check.notes})
+        return 0 if check.ok else 1
+    from byoroot_tui.core.text import safe_text
+
+    for problem in check.problems:
+        print(f"  {safe_text(problem)}", file=sys.stderr)
+    for note in check.notes:
+        print(f"  note: {safe_text(note)}")
+    if digest is not None:
+        print(f"Manifest {manifest_path()}: SHA-256 {digest}")
+    print("Not checked: bytecode caches (__pycache__), the bin/ scripts and the dist-info RECORD/INSTALLER "
+          "files pip writes itself, and the Python interpreter (Debian's python3).")
+    if check.ok:
+        print(f"Self-check passed: {check.checked} installed files match the manifest.")
+        return 0
+    print(f"byoroot: self-check FAILED: {len(check.problems)} problem(s) above "
+          f"({check.checked} files checked)", file=sys.stderr)
+    return 1
+
+
+READ_ONLY_COMMANDS = ("inspect", "verify", "profiles", "log", "self-check")  # sign and export say what is where themselves
 
 COMMANDS = {
     "inspect": cmd_inspect,
@@ -689,6 +735,7 @@ COMMANDS = {
     "tui": cmd_tui,
     "log": cmd_log,
     "export": cmd_export,
+    "self-check": cmd_self_check,
 }
 
 

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import factories as f
 from byoroot_tui.core.errors import ByorootError
 from byoroot_tui.core.stationlog import EVENTS, GENESIS, MAX_LINE, LogCheck, append_event, check_appendable, verify_log
+from byoroot_tui.core.software import software_id
 
 PROP = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -154,7 +155,7 @@ VALUE = st.recursive(
 )
 FIELDS = st.dictionaries(st.one_of(st.sampled_from(["reason", "sha256", "serial", "officers", "out"]), TEXT),
                          VALUE, max_size=4)
-RESERVED = ("event", "time", "prev")
+RESERVED = ("event", "time", "prev", "software")  # software: set by append_event on every entry
 
 
 def write_log(path: Path, events: list[tuple[str, dict[str, object]]]) -> list[str]:
@@ -344,6 +345,7 @@ def test_append_event_writes_any_fields_as_one_chained_ascii_line(events, big, e
             entry = json.loads(line)
             assert entry["event"] == kind and entry["prev"] == (sha(before.split(b"\n")[-2]) if before else GENESIS)
             assert {k: v for k, v in entry.items() if k not in RESERVED} == fields
+            assert entry["software"] == software_id()  # every entry names the software that wrote it
         check = verify(path)
         assert isinstance(check, LogCheck) and check.ok is is_log, check
 

@@ -101,6 +101,17 @@ def _software() -> list[str]:
     return _field("Software:", f"byoroot {__version__}, from a station bundle") + _hash_field("Bundle manifest:", digest)
 
 
+def _software() -> list[str]:
+    """byoroot's version and its station bundle's manifest hash, or "development install"."""
+    from byoroot_tui import __version__
+    from byoroot_tui.core.software import DEVELOPMENT, manifest_sha256
+
+    digest = manifest_sha256()
+    if digest is None:
+        return _field("Software:", f"byoroot {__version__} ({DEVELOPMENT})")
+    return _field("Software:", f"byoroot {__version__}, from a station bundle") + _hash_field("Bundle manifest:", digest)
+
+
 def render_sheet(
     issued: Issued | IssuedRecord,
     *,
@@ -126,6 +137,7 @@ def render_sheet(
     out += _field("Date (UTC):", iso(when))
     out += _field("Date (local):", local.strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
     out += _field("Station:", host)
+    out += _software()
     out += _software()
     out += _field("Certificate file:", safe_text(certificate_path))
     if rec.time:

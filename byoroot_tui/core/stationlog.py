@@ -141,7 +141,7 @@ def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, obj
 
     if event not in EVENTS:
         raise ByorootError(f"unknown log event {event!r}")
-    reserved = sorted({"event", "time", "prev"} & set(fields))
+    reserved = sorted({"event", "time", "prev", "software"} & set(fields))
     if reserved:  # they would silently replace the event, its time or the chain link
         raise ByorootError(f"a log entry's fields cannot set {', '.join(reserved)}")
     p = Path(path)
@@ -178,7 +178,10 @@ def _append_locked(fd: int, p: Path, event: str, fields: dict[str, object]) -> s
     except OSError as exc:
         raise LogRefused(f"cannot read the station log: {os.strerror(exc.errno or errno.EIO)}") from None
     prev = GENESIS if last is None else line_hash(last)
-    entry = {"event": event, "time": iso(utcnow()), **fields, "prev": prev}
+    from byoroot_tui.core.software import software_id
+
+    # every entry names the software that wrote it: version and bundle manifest hash (core/software.py)
+    entry = {"event": event, "time": iso(utcnow()), **fields, "software": software_id(), "prev": prev}
     line = json.dumps(entry, ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode("ascii")
     if len(line) > MAX_LINE:
         raise ByorootError("log entry too large")
