@@ -164,13 +164,17 @@ def test_self_check_passes_then_names_a_changed_and_a_missing_file(station: dict
     try:
         changed.write_bytes(saved.replace(b"sha256", b"sha257", 1))
         dep.rename(dep.with_name("moved-away.py"))
+        (site / "zz-extra.pth").write_text("import os\n")  # a .pth file runs code at every start
         r = _offline(station, byoroot, "self-check")
         assert r.returncode == 1, r.stdout + r.stderr
         assert f"differs: {changed}" in r.stderr
         assert f"missing: {dep}" in r.stderr
-        assert "self-check FAILED: 2 problem(s)" in r.stderr
+        assert f"not from the bundle: {dep.with_name('moved-away.py')}" in r.stderr
+        assert f"not from the bundle: {site / 'zz-extra.pth'}" in r.stderr
+        assert "self-check FAILED: 4 problem(s)" in r.stderr
     finally:
         changed.write_bytes(saved)
+        (site / "zz-extra.pth").unlink(missing_ok=True)
         if not dep.exists():
             dep.with_name("moved-away.py").rename(dep)
     assert _offline(station, byoroot, "self-check").returncode == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 import sysconfig
@@ -77,7 +78,8 @@ def self_check() -> SelfCheck:
     """Re-hash every file that byoroot's and its dependencies' wheels put under site-packages,
     as the manifest lists them (from each wheel's RECORD), and name each that differs or is
     missing. Also names any other package installed in the environment (pip and setuptools of
-    the venv itself excepted). Not checked: what the installer generates (bytecode caches,
+    the venv itself excepted) and any other file under site-packages (a `.pth` file dropped
+    there would run code at every start). Not checked: what the installer generates (bytecode caches,
     bin/ scripts, the dist-info RECORD/INSTALLER/REQUESTED files) and the Python interpreter."""
     from importlib.metadata import distributions
 
@@ -92,8 +94,11 @@ def self_check() -> SelfCheck:
     plat = Path(sysconfig.get_paths()["platlib"])
     result = SelfCheck(True)
     installed = {}
-    for dist in distributions(path=[str(site), str(plat)]):
+    known: set[str] = set()  # every file under site-packages that is accounted for
+    for dist in distributions(path=sorted({str(site), str(plat)})):
         installed[_canon(dist.metadata["Name"])] = dist.version
+        if _canon(dist.metadata["Name"]) in _VENV_OWN:
+            known.update(os.path.normpath(dist.locate_file(f)) for f in dist.files or [])
     expected: dict[str, list[dict[str, object]]] = {}
     for info in wheels.values():
         expected.setdefault(_canon(info["name"]), []).append(info)
@@ -103,12 +108,14 @@ def self_check() -> SelfCheck:
             continue
         best: list[str] | None = None
         count = 0
+        paths: set[str] = set()
         for info in candidates:  # a package has one wheel per target: the installed one differs least
             if info["version"] != installed[name]:
                 continue
-            problems, n = _check_record(info["record"], site, plat)  # type: ignore[arg-type]
+            problems, n, seen = _check_record(info["record"], site, plat)  # type: ignore[arg-type]
             if best is None or len(problems) < len(best):
-                best, count = problems, n
+                best, count, paths = problems, n, seen
+        known.update(paths)
         if best is None:
             result.problems.append(f"differs: {name} {installed[name]} is installed, the bundle has "
                                    f"{candidates[0]['version']}")
@@ -121,13 +128,22 @@ def self_check() -> SelfCheck:
                                 "python3-venv), not from the bundle: not checked")
         else:
             result.problems.append(f"not from the bundle: the package {name} {installed[name]} is installed too")
+    for top in sorted({str(site), str(plat)}):
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")  # bytecode: generated, not checked
+            for file in sorted(files):
+                where = os.path.normpath(os.path.join(folder, file))
+                if where in known or (folder.endswith(".dist-info") and file in _INSTALLER_FILES):
+                    continue
+                result.problems.append(f"not from the bundle: {where}")
     result.ok = not result.problems
     return result
 
 
-def _check_record(record: dict[str, str], site: Path, plat: Path) -> tuple[list[str], int]:
+def _check_record(record: dict[str, str], site: Path, plat: Path) -> tuple[list[str], int, set[str]]:
     problems = []
     count = 0
+    seen: set[str] = set()
     for rel, digest in sorted(record.items()):
         parts = rel.split("/")
         if parts[0].endswith(".data"):  # scripts, headers, data: installed outside site-packages
@@ -138,6 +154,7 @@ def _check_record(record: dict[str, str], site: Path, plat: Path) -> tuple[list[
         target = site / rel
         if not target.exists() and (plat / rel).exists():
             target = plat / rel
+        seen.add(os.path.normpath(target))
         try:
             actual = hashlib.sha256(target.read_bytes()).hexdigest()
         except FileNotFoundError:
@@ -148,4 +165,4 @@ def _check_record(record: dict[str, str], site: Path, plat: Path) -> tuple[list[
             continue
         if actual != digest:
             problems.append(f"differs: {target}")
-    return problems, count
+    return problems, count, seen
