@@ -13,7 +13,7 @@ station log carry it, and `byoroot self-check` checks the installed files agains
 
 Reproducible: the dependency wheels are the exact files locked by hash in
 bundle/requirements.txt; byoroot's own wheel is built from the last commit (`git archive HEAD`:
-uncommitted changes are not in a bundle) with SOURCE_DATE_EPOCH = that commit's time and a
+uncommitted changes are not in a bundle; nor are its install.sh and lock) with SOURCE_DATE_EPOCH = that commit's time and a
 pinned setuptools; the tar members are sorted, owned by 0:0 with no names, dated
 SOURCE_DATE_EPOCH, modes 0644/0755; the gzip header has mtime 0 and no file name.
 `--only-current` builds for the running interpreter and machine only (the tests' fast path).
@@ -118,14 +118,15 @@ def _pins(text: str) -> dict[str, str]:
     return pins
 
 
-def check_lock() -> list[str]:
-    """What is wrong with bundle/requirements.txt against pyproject.toml and constraints.txt: a
-    runtime dependency that is not locked, or locked at another version than constraints.txt's."""
+def check_lock(root: Path = ROOT) -> list[str]:
+    """What is wrong with bundle/requirements.txt against pyproject.toml and constraints.txt (in
+    the tree ``root``): a runtime dependency that is not locked, or locked at another version
+    than constraints.txt's."""
     import tomllib
 
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    constraints = _pins((ROOT / "constraints.txt").read_text())
-    locked = _pins(LOCK.read_text())
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    constraints = _pins((root / "constraints.txt").read_text())
+    locked = _pins((root / LOCK.relative_to(ROOT)).read_text())
     problems = []
     for dep in deps:
         name = _dist_name(dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].split(";")[0].strip())
@@ -142,15 +143,20 @@ def _source_date_epoch() -> int:
     return int(out.strip())
 
 
-def _build_wheel(pip: list[str], epoch: int, dest: Path, work: Path) -> Path:
-    """byoroot's wheel from the last commit, dated SOURCE_DATE_EPOCH, with the pinned setuptools."""
-    src = work / "src"
+def _last_commit(src: Path) -> None:
+    """The last commit's tree (`git archive HEAD`) into ``src``: everything in a bundle comes from
+    it, so uncommitted changes of the working tree never get in."""
     src.mkdir()
     archive = _run(["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD"], capture_output=True,
                    text=False).stdout  # type: ignore[call-overload]
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(src, filter="data")
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch), "PIP_CONSTRAINT": str(BUILD_CONSTRAINTS),
+
+
+def _build_wheel(pip: list[str], epoch: int, dest: Path, work: Path, src: Path) -> Path:
+    """byoroot's wheel from the last commit, dated SOURCE_DATE_EPOCH, with the pinned setuptools."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch),
+           "PIP_CONSTRAINT": str(src / BUILD_CONSTRAINTS.relative_to(ROOT)),
            "PYTHONHASHSEED": "0"}
     _run([*pip, "wheel", "--quiet", "--disable-pip-version-check", "--no-deps", "-w", str(dest), str(src)],
          env=env, cwd=work)
@@ -200,29 +206,33 @@ def _tar_gz(out: Path, top: str, files: dict[str, bytes], executable: set[str], 
 
 
 def build(pip: list[str], out_dir: Path, only_current: bool) -> Path:
-    sys.path.insert(0, str(ROOT))
-    from byoroot_tui import __version__
+    import re
 
-    problems = check_lock()
-    if problems:
-        raise SystemExit("bundle: bundle/requirements.txt is out of date (run `python scripts/bundle.py --lock` "
-                         "and commit it):\n  " + "\n  ".join(problems))
     epoch = _source_date_epoch()
-    top = f"byoroot-station-{__version__}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        src = work / "src"
+        _last_commit(src)
+        version = re.search(r'^__version__ = "([^"]+)"', (src / "byoroot_tui" / "__init__.py").read_text(), re.M)
+        __version__ = version.group(1)  # type: ignore[union-attr]
+        top = f"byoroot-station-{__version__}"
+        problems = check_lock(src)
+        if problems:
+            raise SystemExit("bundle: bundle/requirements.txt of the last commit is out of date (run "
+                             "`python scripts/bundle.py --lock` and commit it):\n  " + "\n  ".join(problems))
+        lock = src / LOCK.relative_to(ROOT)
         wheels = work / "wheels"
         wheels.mkdir()
-        own = _build_wheel(pip, epoch, work / "own", work)
+        own = _build_wheel(pip, epoch, work / "own", work, src)
         shutil.copy(own, wheels / own.name)
         for py, arch in _combos(only_current):
-            _download(pip, py, arch, wheels, ["--no-deps", "--require-hashes", "-r", str(LOCK)])
-        lock_text = LOCK.read_text()
+            _download(pip, py, arch, wheels, ["--no-deps", "--require-hashes", "-r", str(lock)])
+        lock_text = lock.read_text()
         requirements = (f"# Install with: pip install --no-index --find-links wheels --require-hashes -r requirements.txt\n"
                         f"{RUNTIME_NAME}=={__version__} --hash=sha256:{_sha256(own)}\n"
                         + "".join(line + "\n" for line in lock_text.splitlines() if not line.startswith("#")))
         files: dict[str, bytes] = {
-            "install.sh": INSTALL_SH.read_bytes(),
+            "install.sh": (src / INSTALL_SH.relative_to(ROOT)).read_bytes(),
             "requirements.txt": requirements.encode(),
         }
         for whl in sorted(wheels.glob("*.whl")):
@@ -244,6 +254,8 @@ def build(pip: list[str], out_dir: Path, only_current: bool) -> Path:
     print(f"{out}  ({out.stat().st_size / 1e6:.1f} MB, {len(files) - 3} wheels)")
     print(f"  bundle SHA-256:   {_sha256(out)}")
     print(f"  manifest SHA-256: {digest}")
+
+    sys.path.insert(0, str(ROOT))
     from byoroot_tui.core.fingerprint import pgp_words
 
     print(f"  as PGP words:     {' '.join(pgp_words(digest))}")
