@@ -57,9 +57,11 @@ print(f"Bundle checked: {len(manifest['files'])} files match MANIFEST.json ({tar
 EOF
 
 # 2. The virtual environment, from the bundle's wheels alone.
-"$PY" -m venv "$DIR" || { echo "install.sh: could not create the virtual environment (is python3-venv installed?)" >&2; exit 1; }
+# DIR was absent or empty (checked above): whatever fails from here on, it is emptied again.
+cleanup() { rm -rf "$DIR"; echo "install.sh: $1; nothing was installed" >&2; exit 1; }
+"$PY" -m venv "$DIR" || cleanup "could not create the virtual environment (is python3-venv installed?)"
 "$DIR/bin/python" -m pip install --quiet --no-index --find-links "$HERE/wheels" --only-binary=:all: \
-  --require-hashes -r "$HERE/requirements.txt"
+  --require-hashes -r "$HERE/requirements.txt" || cleanup "pip could not install the bundle's wheels"
 mkdir -p "$DIR/share/byoroot"
 cp "$HERE/MANIFEST.json" "$DIR/share/byoroot/station-manifest.json"
 chmod 0444 "$DIR/share/byoroot/station-manifest.json"
