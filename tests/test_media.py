@@ -106,6 +106,31 @@ def test_csr_like_names() -> None:
         assert not is_csr_like(name)
 
 
+def test_a_pem_is_csr_like_only_with_a_request_inside_and_names_sort_naturally(tmp_path: Path) -> None:
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    request = b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+    (stick / "ca-bundle.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" * 3)
+    (stick / "key.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    (stick / "request.pem").write_bytes(b"Subject: explanatory text\n" + request)
+    (stick / "old.pem").write_bytes(request.replace(b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST"))
+    os.mkfifo(stick / "fifo.pem")  # never read (it would block)
+    for n in (10, 9, 1):
+        (stick / f"file-{n}.csr").write_text("x")
+    listing = list_folder(stick)
+    csr_like = [i.name for i in listing.items if i.csr_like]
+    assert csr_like == ["file-1.csr", "file-9.csr", "file-10.csr", "old.pem", "request.pem"]
+    search = find_csrs(stick)
+    assert [p.name for p in search.csr_files()] == csr_like
+    medium = folder_media([stick])[0]
+    assert preselect_csr([medium], {medium.key: search}) is None  # five of them: none preselected
+    for name in ("file-1.csr", "file-9.csr", "file-10.csr", "old.pem"):
+        (stick / name).unlink()
+    search = find_csrs(stick)
+    assert [p.name for p in search.csr_files()] == ["request.pem"]
+    assert preselect_csr([medium], {medium.key: search}) == stick / "request.pem"  # the bundle does not block it
+
+
 def test_search_finds_nested_csrs_skips_hidden_and_symlinks(tmp_path: Path) -> None:
     m = tmp_path / "M"
     (m / "stick" / "deep").mkdir(parents=True)

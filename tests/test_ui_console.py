@@ -217,3 +217,49 @@ def test_ctrl_n_after_switching_the_key_source_twice_goes_on(tmp_path: Path) -> 
         await drive.wait_for(pilot, lambda: drive.step_of(app) == "review", "the review screen")
 
     run(app, (80, 24), script)
+
+
+def test_a_terminal_below_80x24_is_said_to_be_too_small(tmp_path: Path) -> None:
+    said: dict[str, list[str]] = {"small": [], "ok": []}
+
+    def app_saying(path: Path, key: str) -> Any:
+        app = demo_app(path)
+        notify = app.notify
+        app.notify = lambda message, **kw: (said[key].append(message), notify(message, **kw))[1]  # type: ignore[method-assign]
+        return app
+
+    async def script(pilot: Any) -> None:
+        await pilot.pause(0.2)
+        await pilot.resize_terminal(100, 30)  # large enough: nothing more is said
+        await pilot.pause(0.1)
+        await pilot.resize_terminal(79, 30)  # too narrow again: said again
+        await pilot.pause(0.1)
+
+    run(app_saying(tmp_path / "small", "small"), (70, 20), script)
+    small = [m for m in said["small"] if "too small" in m]
+    assert small[0].startswith("The terminal is too small (70x20)") and "at least 80x24" in small[0]
+    assert len(small) == 2 and "(79x30)" in small[1]
+
+    async def fine(pilot: Any) -> None:
+        await pilot.pause(0.2)
+
+    run(app_saying(tmp_path / "ok", "ok"), (80, 24), fine)
+    assert not [m for m in said["ok"] if "too small" in m]
+
+
+def test_serial_and_key_identifiers_use_the_width(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    seen: dict[str, str] = {}
+
+    async def script(pilot: Any) -> None:
+        await drive.to_review(pilot, app)
+        seen["wide"] = drive.screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        seen["narrow"] = drive.screen_text(app)
+
+    run(app, (160, 48), script)
+    plan = app.ceremony.plan
+    pairs = [plan.serial_hex[i:i + 2] for i in range(0, len(plan.serial_hex), 2)]
+    assert ":".join(pairs) in seen["wide"]  # 20 bytes on one line at 160 columns
+    assert ":".join(pairs[:10]) in seen["narrow"] and ":".join(pairs) not in seen["narrow"]

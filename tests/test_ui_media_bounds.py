@@ -366,7 +366,7 @@ def test_find_csrs_counts_and_never_follows_links(tmp_path: Path) -> None:
     m = tmp_path / "M"
     (m / "a" / "b").mkdir(parents=True)
     (m / "a" / "b" / "deep.req").write_text("x")
-    (m / "top.pem").write_text("x")
+    (m / "top.pem").write_text("-----BEGIN CERTIFICATE REQUEST-----\n")  # a .pem is CSR-like with a request inside
     (m / ".hidden").mkdir()
     (m / ".hidden" / "trash.csr").write_text("x")
     (m / "out").symlink_to(outside)  # a way out of the medium

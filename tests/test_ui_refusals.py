@@ -45,7 +45,9 @@ def only_csr(stick: Path, name: str, data: bytes | None = None) -> Path:
 )
 def test_unparseable_csr_is_refused_with_its_reason_and_blocks(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
     path = only_csr(tmp_path / "stick", name, content)
-    app = make_app(media_roots=[tmp_path / "stick"], services=services())
+    # a .pem without a CERTIFICATE REQUEST block is not CSR-like (not preselected): given with --csr
+    app = make_app(media_roots=[tmp_path / "stick"], services=services(),
+                   csr=path if name.endswith(".pem") else None)
 
     async def script(pilot: Any) -> None:
         await drive.to_preview(pilot, app)

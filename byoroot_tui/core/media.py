@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,6 +204,46 @@ def is_csr_like(name: str) -> bool:
     return name.lower().endswith(CSR_SUFFIXES)
 
 
+PEM_PEEK = 64 * 1024  # a .pem is CSR-like only if a request's BEGIN line is in its first 64 KiB
+_REQUEST_LABELS = (b"-----BEGIN CERTIFICATE REQUEST-----", b"-----BEGIN NEW CERTIFICATE REQUEST-----")
+
+
+def pem_holds_request(name: str, dir_fd: int) -> bool:
+    """A `.pem` file is CSR-like only if it holds a CERTIFICATE REQUEST block: a certificate
+    bundle (`ca-bundle.pem`) or a key is not. Read without following a link and without blocking
+    (a FIFO named *.pem reads nothing); a file that cannot be read is not CSR-like."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, PEM_PEEK)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return any(label in head for label in _REQUEST_LABELS)
+
+
+def csr_like_file(name: str, dir_fd: int) -> bool:
+    """CSR-like by its name, and for a `.pem` by its content too (see `pem_holds_request`)."""
+    if not is_csr_like(name):
+        return False
+    return not name.lower().endswith(".pem") or pem_holds_request(name, dir_fd)
+
+
+def natural_key(name: str) -> list[Any]:
+    """Names in natural order: `file-9` before `file-10` (runs of digits compare as numbers)."""
+    import re
+
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
 def _reason(exc: OSError) -> str:
     return os.strerror(exc.errno) if exc.errno else "cannot read"
 
@@ -307,11 +348,11 @@ def list_folder(
                     if de.name.startswith("."):
                         continue
                     kind = _kind(de)
-                    csr = kind == "file" and is_csr_like(de.name)
+                    csr = kind == "file" and csr_like_file(de.name, fd)
                     raw.append((0 if csr else 1 if kind == "dir" else 2, de.name, kind, csr))
         except OSError as exc:  # the stick went away while reading
             out.error = _reason(exc)
-        raw.sort()
+        raw.sort(key=lambda e: (e[0], natural_key(e[1]), e[1]))
         for _, name, _, csr in raw:
             if not csr or len(out.sizes) >= stat_max:
                 break  # CSR-like files come first
@@ -449,7 +490,7 @@ def find_csrs(
                                 s.too_deep += 1
                             else:
                                 queue.append((folder / de.name, depth + 1))
-                        elif kind == "file" and is_csr_like(de.name):
+                        elif kind == "file" and csr_like_file(de.name, fd):
                             s.found.append(folder / de.name)
             except OSError as exc:
                 if medium_gone():
@@ -460,7 +501,7 @@ def find_csrs(
             os.close(fd)
         if progress is not None and s.stopped is None:
             progress(s)
-    s.found.sort()
+    s.found.sort(key=lambda p: (natural_key(str(p)), str(p)))
     return s
 
 

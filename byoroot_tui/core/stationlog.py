@@ -265,6 +265,6 @@ def verify_log(path: str | os.PathLike[str], head: str | None = None, includes: 
                             "the chain is intact but no entry ends at the given hash: the sheet is not from this "
                             "log, or the entry it names was cut off the end")
         later = count - include_at
-        return LogCheck(True, count, prev, None, f"{count} entries, chain intact from genesis; the given hash is "
+        return LogCheck(True, count, prev, None, f"{count} entr{'y' if count == 1 else 'ies'}, chain intact from genesis; the given hash is "
                         f"the head after entry {include_at} ({later} entr{'y' if later == 1 else 'ies'} since)")
-    return LogCheck(True, count, prev, None, f"{count} entries, chain intact from genesis")
+    return LogCheck(True, count, prev, None, f"{count} entr{'y' if count == 1 else 'ies'}, chain intact from genesis")

@@ -322,7 +322,23 @@ class ByorootApp(App[int]):
                 return name
         return None
 
+    MIN_SIZE: ClassVar[tuple[int, int]] = (80, 24)  # every step is laid out for this much at least
+    _too_small = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.say_if_too_small(event.size.width, event.size.height)
+
+    def say_if_too_small(self, width: int, height: int) -> None:
+        """Below 80x24 parts of a step are cut off: say so (once each time the terminal gets too small)."""
+        small = width < self.MIN_SIZE[0] or height < self.MIN_SIZE[1]
+        if small and not self._too_small:
+            self.say(f"The terminal is too small ({width}x{height}): the app needs at least "
+                     f"{self.MIN_SIZE[0]}x{self.MIN_SIZE[1]}. Make the window larger, or use a smaller font.",
+                     severity="warning", timeout=15)
+        self._too_small = small
+
     def on_mount(self) -> None:
+        self.call_after_refresh(lambda: self.say_if_too_small(*self.size))  # once the first screen shows
         self.goto("media")
         c = self.ceremony
         if c.csr_path is not None:

@@ -391,7 +391,7 @@ class MediaScreen(StepScreen):
 
     def on_search_progress(self, msg: SearchProgress) -> None:
         if msg.run is self.search_run and msg.run.running:
-            self._status(Text(f"Looking for CSR-like files… {msg.visited:,} entries so far, {msg.found} found",
+            self._status(Text(f"Looking for CSR-like files… {msg.visited:,} entr{'y' if msg.visited == 1 else 'ies'} so far, {msg.found} found",
                               style="dim"))
 
     def on_search_done(self, msg: SearchDone) -> None:

@@ -22,7 +22,7 @@ from byoroot_tui.ui.widgets.fingerprint import grouped
 from byoroot_tui.ui.widgets.readout import Readout
 
 
-_HEX_RUN = re.compile(r"(?:[0-9a-f]{2}:){10,}[0-9a-f]{2}")
+_HEX_RUN = re.compile(r"(?:[0-9a-f]{2}:){10,}[0-9a-f]{2}")  # over 10 bytes
 
 
 def wrap_hex(value: str, per_line: int = 10) -> str:
@@ -37,6 +37,35 @@ def wrap_hex(value: str, per_line: int = 10) -> str:
 def colon_hex(hex_text: str, per_line: int = 16) -> str:
     pairs = [hex_text[i : i + 2] for i in range(0, len(hex_text), 2)]
     return "\n".join(":".join(pairs[i : i + per_line]) for i in range(0, len(pairs), per_line))
+
+
+class FittedHex:
+    """A value holding colon-hex runs (a serial, a key identifier), broken into lines of 20 bytes
+    where the cell it is drawn in is wide enough and of 10 where not: Rich gives it the width."""
+
+    def __init__(self, value: str, suffix: str = "", style: str = "") -> None:
+        self.value, self.suffix, self.style = value, suffix, style
+
+    @classmethod
+    def serial(cls, hex_text: str) -> FittedHex:
+        return cls(colon_hex(hex_text, 1 << 16))
+
+    def _text(self, per_line: int) -> Text:
+        return Text(wrap_hex(self.value, per_line) + self.suffix, style=self.style)
+
+    def __rich_console__(self, console, options):  # type: ignore[no-untyped-def]
+        from rich.cells import cell_len
+
+        wide = self._text(20)
+        fits = all(cell_len(line) <= options.max_width for line in wide.plain.splitlines())
+        yield wide if fits else self._text(10)
+
+    def __rich_measure__(self, console, options):  # type: ignore[no-untyped-def]
+        from rich.measure import Measurement
+
+        narrow = max((len(line) for line in self._text(10).plain.splitlines()), default=0)
+        wide = max((len(line) for line in self._text(20).plain.splitlines()), default=0)
+        return Measurement(min(narrow, options.max_width), min(wide, options.max_width))
 
 
 class ReviewScreen(StepScreen):
@@ -262,7 +291,7 @@ class ReviewScreen(StepScreen):
             t = kv_table()
             t.add_row(Text("Subject"), Text(plan.subject_text, style="bold"))
             t.add_row(Text("Issuer"), Text(plan.issuer_text))
-            t.add_row(Text("Serial"), Text(colon_hex(plan.serial_hex, 10)))
+            t.add_row(Text("Serial"), FittedHex.serial(plan.serial_hex))
             t.add_row(Text("Not before"), Text(day(plan.not_before)))
             days = (plan.not_after - plan.not_before).days
             t.add_row(Text("Not after"), Text(f"{day(plan.not_after)}  ({days} days)"))
@@ -272,7 +301,7 @@ class ReviewScreen(StepScreen):
                 t.add_row(Text("Root key"), Text(c.key_description or ref.describe()))  # type: ignore[union-attr]
             for ext in plan.extensions:
                 crit = " (critical)" if ext.critical else ""
-                t.add_row(Text(ext.name), Text(wrap_hex(ext.value) + crit))
+                t.add_row(Text(ext.name), FittedHex(ext.value, crit))
             t.add_row(Text("Profile"), Text(plan.profile.name))
             if plan.lint is not None:
                 t.add_row(Text("Lint (pkilint)"), Text(plan.lint.summary(), style="green" if plan.lint.clean else "red"))

@@ -24,7 +24,7 @@ from byoroot_tui.ui.app import attempt, guarded
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
-from byoroot_tui.ui.screens.review import colon_hex
+from byoroot_tui.ui.screens.review import FittedHex
 from byoroot_tui.ui.widgets.fingerprint import Fingerprint, grouped
 from byoroot_tui.ui.widgets.readout import Readout
 
@@ -358,7 +358,7 @@ class SignScreen(CertificateWriter, StepScreen):
         facts = self.query_one("#signed-facts", Static)
         if c.issued is not None:
             t = kv_table()
-            t.add_row(Text("Serial"), Text(colon_hex(c.issued.plan.serial_hex, 10)))
+            t.add_row(Text("Serial"), FittedHex.serial(c.issued.plan.serial_hex))
             t.add_row(Text("SHA-256"), Text("\n".join(grouped(c.issued.sha256, 4, 8))))
             facts.update(t)
         else:
@@ -448,7 +448,7 @@ class ResultScreen(CertificateWriter, StepScreen):
         t = kv_table()
         t.add_row(Text("Subject"), Text(plan.subject_text))
         t.add_row(Text("Issuer"), Text(plan.issuer_text))
-        t.add_row(Text("Serial"), Text(colon_hex(plan.serial_hex, 10)))
+        t.add_row(Text("Serial"), FittedHex.serial(plan.serial_hex))
         t.add_row(Text("Valid"), Text(f"{day(plan.not_before)}  →  {day(plan.not_after)}"))
         t.add_row(Text("Officers"), Text(f"{c.officer1} and {c.officer2}"))
         if issued.lint is not None:
