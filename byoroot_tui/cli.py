@@ -221,9 +221,14 @@ def _inspect(args: argparse.Namespace) -> int:
     out += ["", f"Requested extensions ({len(info.extensions)})"]
     if not info.extensions:
         out.append("  (none)")
+    from byoroot_tui.core.issue import extension_rows
+
+    # the app's words: kept / narrowed / overridden / ignored (core.issue.extension_rows, one rule)
+    actions = {row.oid: row.action for row in extension_rows(info, profile)}
     for ext in info.extensions:
         crit = "critical" if ext.critical else "not critical"
-        out.append(_line(f"{ext.name}:", f"[{crit}; {profile.treatment(_oid(ext.oid))} by {profile.name}] {ext.value}"))
+        action = actions.get(ext.oid) or profile.treatment(_oid(ext.oid))
+        out.append(_line(f"{ext.name}:", f"[{crit}; {action} by {profile.name}] {ext.value}"))
     if info.attributes:
         out += ["", "Attributes"] + [_line(a["name"] + ":", a["value"]) for a in info.attributes]
     out += ["", f"Findings against profile {profile.name}"]

@@ -16,7 +16,8 @@ from byoroot_tui.ui import drive
 from byoroot_tui.ui.glyphs import CONSOLE_GLYPHS, console_text, wants_console
 from byoroot_tui.ui.widgets.bigdigits import BIG_HEX, big_lines
 from byoroot_tui.ui.widgets.qr import QrCode, choose_scale, lines_to_matrix, qr_matrix
-from test_ui_ceremony import demo_app, run
+from byoroot_tui.ui.app import make_app
+from test_ui_ceremony import demo_app, run, services
 
 HAVE_FONTS = all((consolefont.FONT_DIR / f"{name}.psf.gz").exists() for name in consolefont.FONTS)
 needs_fonts = pytest.mark.skipif(not HAVE_FONTS, reason="needs console-setup's fonts (apt-get install console-setup-linux)")
@@ -263,3 +264,46 @@ def test_serial_and_key_identifiers_use_the_width(tmp_path: Path) -> None:
     pairs = [plan.serial_hex[i:i + 2] for i in range(0, len(plan.serial_hex), 2)]
     assert ":".join(pairs) in seen["wide"]  # 20 bytes on one line at 160 columns
     assert ":".join(pairs[:10]) in seen["narrow"] and ":".join(pairs) not in seen["narrow"]
+
+
+def test_replace_dialog_names_the_existing_certificate_and_a_copy_goes_elsewhere(tmp_path: Path) -> None:
+    first = demo_app(tmp_path / "first")
+
+    async def sign_once(pilot: Any) -> None:
+        await drive.whole_ceremony(pilot, first)
+
+    run(first, (100, 40), sign_once)
+    old = first.ceremony.written
+    assert old is not None
+    c1 = first.ceremony  # the same stick again: intermediate.crt is there
+    app = make_app(media_roots=c1.media_roots, root_cert=c1.root_cert_path, root_key=c1.root_key_path, csr=c1.csr_path,
+                   services=services())
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (said.append(message), notify(message, **kw))[1]  # type: ignore[method-assign]
+
+    async def script(pilot: Any) -> None:
+        await drive.to_review(pilot, app)
+        await drive.confirm_officers(pilot, app)
+        await drive.sign(pilot, app)
+        assert type(app.screen).__name__ == "ConfirmModal"
+        hex_ = format(int(first.ceremony.issued.plan.serial_hex, 16), "x")
+        hex_ = ("0" if len(hex_) % 2 else "") + hex_
+        serial = ":".join(hex_[i:i + 2] for i in range(0, len(hex_), 2))
+        question = " ".join(app.screen.question.split())  # type: ignore[attr-defined]
+        assert "The existing intermediate.crt: subject CN=Example Demo Org Intermediate CA" in question
+        assert f"serial {serial}, valid 20" in question and " UTC to 20" in question
+        assert "Intermediate CA" in drive.screen_text(app)  # drawn (the dialog sits over the review)
+        await pilot.press("y")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "result", "the result")
+        await pilot.press("w")
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "PathPicker", "the folder picker")
+        picker = app.screen
+        assert picker.start != old.parent  # type: ignore[attr-defined]
+        picker.dismiss(old.parent)  # the officer chooses the folder just written anyway
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "PathPicker" and app.screen is not picker,
+                             "the picker again")
+        assert any("was just written to" in m for m in said)
+        await pilot.press("escape")
+
+    run(app, (100, 40), script)

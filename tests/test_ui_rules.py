@@ -130,6 +130,20 @@ def test_extension_rows_kept_overridden_ignored(tmp_path: Path) -> None:
     wide = Profile(name="wide", description="", path_length=None)
     assert {r.name: r for r in extension_rows(load_csr(path), wide)}["basicConstraints"].action == "overridden"
 
+    # a hosted CA's plain CA:TRUE (Smallstep) gets the profile's path length: narrowed, not a problem,
+    # and inspect says the same word as the app
+    plain = tmp_path / "plain.csr"
+    write_csr(plain, extensions=((x509.BasicConstraints(ca=True, path_length=None), True),))
+    row = {r.name: r for r in extension_rows(load_csr(plain), DEFAULT_PROFILE)}["basicConstraints"]
+    assert row.action == "narrowed" and row.issued == "CA:TRUE, pathlen:0"
+    from byoroot_tui.core.issue import review_request
+
+    findings = {f.code: f for f in review_request(load_csr(plain), DEFAULT_PROFILE)}
+    assert findings["request.narrowed"].severity == "info" and "narrowed" in findings["request.narrowed"].message
+    kept = {f.code: f for f in review_request(load_csr(path), DEFAULT_PROFILE)}
+    assert kept["request.kept"].severity == "info" and "kept" in kept["request.kept"].message
+    assert "request.overridden" not in kept  # what the app calls kept, inspect does not call overridden
+
 
 def test_validity_window_caps_to_root() -> None:
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)

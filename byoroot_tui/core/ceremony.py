@@ -48,6 +48,40 @@ def existing_exports(folder: Path) -> list[str]:
     return [n for n in EXPORT_NAMES if (folder / n).exists() or (folder / n).is_symlink()]
 
 
+def describe_certificate_file(path: Path, limit: int = 256 * 1024) -> str:
+    """One safe line naming the certificate in ``path`` (subject, serial, validity), for the
+    question before it is replaced. Read without following a link; never raises."""
+    import os
+    import stat
+
+    from byoroot_tui.core.text import safe_text
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return f"{safe_text(path.name)}: not a regular file"
+        data = os.read(fd, limit + 1)
+    except OSError as exc:
+        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
+    finally:
+        os.close(fd)
+    try:
+        from cryptography import x509
+
+        cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN CERTIFICATE-----" in data
+                else x509.load_der_x509_certificate(data))
+        serial = format(cert.serial_number, "x")
+        serial = ":".join((("0" if len(serial) % 2 else "") + serial)[i:i + 2] for i in range(0, len(serial) + len(serial) % 2, 2))
+        day = "%Y-%m-%d %H:%M UTC"
+        return (f"{safe_text(path.name)}: subject {safe_text(cert.subject.rfc4514_string(), 200)}, serial {serial}, "
+                f"valid {cert.not_valid_before_utc.strftime(day)} to {cert.not_valid_after_utc.strftime(day)}")
+    except Exception:
+        return f"{safe_text(path.name)}: not a certificate that can be read"
+
+
 def normalise_name(name: str) -> str:
     """An officer's name as recorded: surrounding blanks stripped, inner runs of blanks made one."""
     return " ".join(name.split())

@@ -114,7 +114,7 @@ class ExtensionRow:
     oid: str
     critical: bool
     requested: str  # safe (cut at 400 characters)
-    action: str  # "kept" | "overridden" | "ignored"
+    action: str  # "kept" | "narrowed" | "overridden" | "ignored"
     issued: str | None  # safe text of what is issued instead (overridden), else None
     requested_raw: str = field(repr=False, default="")  # the rendered value before escaping
 
@@ -123,8 +123,11 @@ def extension_rows(csr: CsrInfo, profile: Profile, root_key_id: bytes | None = N
     """Each extension the CSR requests, with what the certificate will carry for it: the one rule
     behind `inspect`'s request findings and the app's extension table.
 
-    kept: the profile issues exactly the requested value; overridden: the profile issues another
-    value; ignored: the certificate will not carry it at all. Without ``root_key_id`` (no root
+    kept: the profile issues exactly the requested value; narrowed: it issues the requested value
+    with a limit added (basicConstraints CA:TRUE gets the profile's path length: what a hosted CA
+    such as Smallstep asks for, not a problem); overridden: the profile issues another value;
+    ignored: the certificate will not carry it at all. The app's extension table and `inspect`'s
+    findings both use these words (`request.<action>`). Without ``root_key_id`` (no root
     chosen yet) the authorityKeyIdentifier is "set from the root's key".
     """
     planned: dict[x509.ObjectIdentifier, str | None] = {
@@ -140,6 +143,9 @@ def extension_rows(csr: CsrInfo, profile: Profile, root_key_id: bytes | None = N
             want = planned.get(ext.oid)
             if want is not None and want == requested:
                 action = "kept"
+            elif want is not None and _narrows(ext.oid, requested, want):
+                action = "narrowed"
+                issued = safe_text(want, 200)
             else:
                 action = "overridden"
                 issued = safe_text(want, 200) if want is not None else "set from the root's key"
@@ -154,6 +160,11 @@ def extension_rows(csr: CsrInfo, profile: Profile, root_key_id: bytes | None = N
 _KEY_IDS = {x509.SubjectKeyIdentifier.oid.dotted_string, x509.AuthorityKeyIdentifier.oid.dotted_string}
 
 
+def _narrows(oid: x509.ObjectIdentifier, requested: str, issued: str) -> bool:
+    """basicConstraints CA:TRUE issued as CA:TRUE with a path length: the same CA, limited."""
+    return oid == x509.BasicConstraints.oid and requested == "CA:TRUE" and issued.startswith("CA:TRUE, pathlen:")
+
+
 def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
     """What the profile does with each extension the CSR requests, as findings.
 
@@ -164,8 +175,14 @@ def review_request(csr: CsrInfo, profile: Profile) -> list[Finding]:
         if row.action == "ignored":
             findings.append(Finding("warn", "request.ignored",
                                     f"the CSR requests {row.name}; it is ignored (the profile decides extensions)"))
-        elif row.action == "kept" or row.oid in _KEY_IDS:
-            findings.append(Finding("info", "request.overridden", f"requested {row.name} is set by the profile"))
+        elif row.action == "kept":
+            findings.append(Finding("info", "request.kept", f"requested {row.name} is kept: the profile issues the same value"))
+        elif row.action == "narrowed":
+            findings.append(Finding("info", "request.narrowed", f"requested {row.name} {safe_text(row.requested_raw, 200)} "
+                                    f"is narrowed: the profile issues {row.issued}"))
+        elif row.oid in _KEY_IDS:
+            findings.append(Finding("info", "request.overridden", f"requested {row.name} is overridden: the profile "
+                                    "computes it from the keys"))
         else:
             findings.append(Finding("warn", "request.overridden", f"the CSR requests {row.name} "
                                     f"{safe_text(row.requested_raw, 200)}; the profile issues {row.issued}"))

@@ -17,7 +17,7 @@ from byoroot_tui.ui.widgets.readout import Readout
 
 SEVERITY_STYLE = {"refuse": "bold red", "warn": "yellow", "info": "cyan"}
 SEVERITY_WORD = {"refuse": "REFUSE", "warn": "WARN", "info": "INFO"}
-ACTION_STYLE = {"kept": "green", "overridden": "yellow", "ignored": "yellow"}
+ACTION_STYLE = {"kept": "green", "narrowed": "green", "overridden": "yellow", "ignored": "yellow"}
 
 
 def kv_table() -> Table:
@@ -142,7 +142,7 @@ class PreviewScreen(StepScreen):
             table.add_column(Text(f"{profile.name} will"), overflow="fold", ratio=3)
             for row in extension_rows(info, profile, c.root):
                 action = Text(row.action, style=ACTION_STYLE[row.action])
-                if row.action == "overridden" and row.issued:
+                if row.action in ("overridden", "narrowed") and row.issued:
                     action.append(f" → {row.issued}")
                 elif row.action == "ignored":
                     action.append(" (not in the certificate)", style="dim")

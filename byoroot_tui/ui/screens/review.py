@@ -68,6 +68,16 @@ class FittedHex:
         return Measurement(min(narrow, options.max_width), min(wide, options.max_width))
 
 
+def existing_certificate_line(folder: Path) -> str:
+    """What the intermediate.crt about to be replaced is (subject, serial, dates), as a sentence."""
+    from byoroot_tui.core.ceremony import describe_certificate_file
+
+    path = folder / CERT_NAME
+    if not (path.exists() or path.is_symlink()):
+        return ""
+    return f"\n\nThe existing {describe_certificate_file(path)}.\n\n"
+
+
 class ReviewScreen(StepScreen):
     STEP = "review"
     BINDINGS = [
@@ -234,7 +244,7 @@ class ReviewScreen(StepScreen):
             ConfirmModal(
                 "Replace the existing certificate?",
                 f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
-                "Replace with what is about to be signed?",
+                + existing_certificate_line(folder) + "Replace with what is about to be signed?",
                 yes="Replace it",
                 no="Keep it",
                 danger=True,

@@ -24,7 +24,7 @@ from byoroot_tui.ui.app import attempt, guarded
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
-from byoroot_tui.ui.screens.review import FittedHex
+from byoroot_tui.ui.screens.review import FittedHex, existing_certificate_line
 from byoroot_tui.ui.widgets.fingerprint import Fingerprint, grouped
 from byoroot_tui.ui.widgets.readout import Readout
 
@@ -118,7 +118,7 @@ class CertificateWriter:
             ConfirmModal(
                 "Replace the existing certificate?",
                 f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
-                "Replace?",
+                + existing_certificate_line(folder) + "Replace?",
                 yes="Replace it",
                 no="Keep it",
                 danger=True,
@@ -507,11 +507,19 @@ class ResultScreen(CertificateWriter, StepScreen):
         if c.issued is None:
             return
         start = c.media_roots[0] if c.media_roots else (c.written.parent if c.written else Path("/"))
+        if c.written is not None and start.resolve() == c.written.parent.resolve():
+            start = start.parent  # not the folder just written: a copy goes elsewhere
 
         def picked(folder: Path | None) -> None:
             from byoroot_tui.core.ceremony import existing_exports
 
             if folder is None:
+                return
+            if c.written is not None and folder.resolve() == c.written.parent.resolve():
+                # the copy would replace the files just written with themselves: not a copy
+                self.byoroot.say(f"intermediate.crt was just written to {safe_text(str(folder))}: "
+                                 "choose another folder or stick for the copy", severity="warning")
+                self.pick_folder("Write a copy (certificate, QR, record) to which OTHER folder?", start, picked)
                 return
             if existing_exports(folder):
                 def answered(yes: bool | None) -> None:
