@@ -13,7 +13,7 @@ import pytest
 
 import consolefont
 from byoroot_tui.ui import drive
-from byoroot_tui.ui.glyphs import CONSOLE_GLYPHS, console_text, wants_console
+from byoroot_tui.ui.glyphs import CONSOLE_GLYPHS, CONSOLE_MAP, console_text, wants_console
 from byoroot_tui.ui.widgets.bigdigits import BIG_HEX, big_lines
 from byoroot_tui.ui.widgets.qr import QrCode, choose_scale, lines_to_matrix, qr_matrix
 from byoroot_tui.ui.app import make_app
@@ -26,6 +26,19 @@ needs_zbar = pytest.mark.skipif(shutil.which("zbarimg") is None, reason="needs z
 
 def off_font(text: str) -> set[str]:
     return {ch for ch in text if ch not in CONSOLE_GLYPHS and ch != "\n"}
+
+
+def console_screen(app: Any) -> str:
+    """The screen as the console driver writes it, after checking that every glyph drawn is one
+    the fonts carry or one the glyph table replaces on purpose (none falls back to "?")."""
+    app.console_glyphs = False  # the text before the driver's table (widgets were laid out for the console)
+    try:
+        raw = drive.screen_text(app)
+    finally:
+        app.console_glyphs = True
+    unplanned = {ch for ch in off_font(raw) if ch not in CONSOLE_MAP}
+    assert not unplanned, f"glyphs neither in the console fonts nor in the table: {unplanned}"
+    return drive.screen_text(app)
 
 
 def decode(lines: list[str], font: str, tmp_path: Path) -> list[str]:
@@ -111,19 +124,31 @@ def test_scale_choice() -> None:
 async def _to_result(pilot: Any, app: Any) -> str:
     screens = {}
     await drive.to_preview(pilot, app)
-    screens["preview"] = drive.screen_text(app)
+    screens["preview"] = console_screen(app)
     for step in ("profile", "root"):
         await pilot.press("ctrl+n")
         await drive.wait_for(pilot, lambda: drive.step_of(app) == step, step)
-        screens[step] = drive.screen_text(app)
+        screens[step] = console_screen(app)
     await drive.check_key(pilot, app, None)
-    screens["root"] = drive.screen_text(app)
+    screens["root"] = console_screen(app)
+    await pilot.press("ctrl+o")  # the folder picker: Textual's DirectoryTree with its emoji icons
+    await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "PathPicker", "the picker")
+    screens["picker"] = console_screen(app)
+    await pilot.press("escape")
+    await pilot.press("ctrl+t")  # the key in an HSM: OptionLists, the PIN field
+    await pilot.pause(0.2)
+    screens["root-hsm"] = console_screen(app)
+    await pilot.press("ctrl+t")
     await pilot.press("ctrl+n")
     await drive.wait_for(pilot, lambda: drive.step_of(app) == "review", "the review screen")
+    await pilot.press("ctrl+q")  # a dialog: buttons, borders
+    await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", "the question")
+    screens["quit?"] = console_screen(app)
+    await pilot.press("n")
     await drive.confirm_officers(pilot, app)
-    screens["review"] = drive.screen_text(app)
+    screens["review"] = console_screen(app)
     await drive.sign(pilot, app)
-    screens["result"] = drive.screen_text(app)
+    screens["result"] = console_screen(app)
     for step, text in screens.items():
         assert off_font(text) == set(), f"{step}: {off_font(text)}"
     return app.ceremony.issued.sha256
@@ -137,7 +162,7 @@ def test_console_ceremony_qr_decodes_through_the_console_font(tmp_path: Path, si
     assert app.console_glyphs
 
     async def script(pilot: Any) -> None:
-        assert off_font(drive.screen_text(app)) == set()  # the media step (Tree guides and icons)
+        assert off_font(console_screen(app)) == set()  # the media step (Tree guides and icons)
         fp = await _to_result(pilot, app)
         result = drive.screen_text(app).splitlines()
         qr = app.screen.query_one("#qr", QrCode)
@@ -150,7 +175,7 @@ def test_console_ceremony_qr_decodes_through_the_console_font(tmp_path: Path, si
             assert drive.shows(app, "does not fit this screen") and drive.shows(app, "intermediate-fingerprint.png"), "\n".join(result)
         await pilot.press("v")
         await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "QrModal", "the QR alone")
-        big = drive.screen_text(app)
+        big = console_screen(app)
         assert off_font(big) == set() and "▀" not in big and "▄" not in big
         for font in consolefont.FONTS:
             assert decode(big.splitlines(), font, tmp_path) == [fp], font

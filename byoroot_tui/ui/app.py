@@ -224,6 +224,13 @@ class ByorootApp(App[int]):
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit", tooltip="Leave the app", priority=True),
     ]
 
+    def get_key_display(self, binding: Binding) -> str:
+        """Textual's key names; on the console (no ⏎ ⌫ in its fonts) enter and backspace as words."""
+        text = super().get_key_display(binding)
+        if self.console_glyphs:
+            text = text.replace("⏎", "enter").replace("⌫", "bksp")
+        return text
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[Any]:
         return ()
 

@@ -30,7 +30,7 @@ CONSOLE_GLYPHS = frozenset(
 
 # The app's own marks and Textual's, each to a glyph of the console fonts (same width).
 CONSOLE_MAP: dict[str, str] = {
-    "✓": "☑", "✔": "☑", "✕": "✗", "⏎": "←", "↵": "←", "⇄": "/", "↔": "/", "○": "o", "◯": "o", "⭘": "o",
+    "✓": "☑", "✔": "☑", "✕": "✗", "⏎": "←", "↵": "←", "⌫": "«", "⇥": "»", "⎋": "e", "⇄": "/", "↔": "/", "○": "o", "◯": "o", "⭘": "o",
     "◆": "♦", "▪": "■", "□": "☐", "►": "▶", "◄": "◀", "⬤": "●", "∙": "·", "⋯": "…",
     # Partial blocks (Textual's scroll-bar ends, "tall"/"wide"/"outer" borders, Checkbox, Input)
     "▀": "─", "▔": "─", "▁": "─", "▂": "_", "▃": "_", "▄": "─", "▅": "█", "▆": "█", "▇": "█",
