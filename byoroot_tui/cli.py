@@ -38,7 +38,7 @@ class _Version(argparse.Action):
 
 
 TUI_OPTIONS = ("tui_media_root", "tui_csr", "tui_root_cert", "tui_root_key", "tui_pkcs11_module", "tui_out",
-               "tui_profiles", "tui_console")
+               "tui_profiles", "tui_console", "tui_paper")
 
 
 def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -57,6 +57,8 @@ def _add_tui_options(p: argparse.ArgumentParser, suppress: bool) -> None:
                    help="also offer the *.toml profiles in DIR (repeatable)", **extra)
     p.add_argument("--console", dest="tui_console", action="store_const", const=True,
                    help="draw only glyphs the Linux console's fonts have (the default when TERM=linux)", **extra)
+    p.add_argument("--paper", dest="tui_paper", choices=("a4", "letter"), type=str.lower,
+                   help="paper size of the PDF ceremony sheet that `p` prints (default a4)", **extra)
 
 
 def _add_profile_options(s: argparse.ArgumentParser) -> None:
@@ -69,7 +71,7 @@ def _add_profile_options(s: argparse.ArgumentParser) -> None:
                    "e.g. EXTERNAL-UNCONSTRAINED-TLS-CA")
 
 
-TUI_FLAGS = ("--media-root", "--csr", "--root-cert", "--root-key", "--pkcs11-module", "--out", "--profiles")
+TUI_FLAGS = ("--media-root", "--csr", "--root-cert", "--root-key", "--pkcs11-module", "--out", "--profiles", "--paper")
 
 
 def app_options_only(argv: list[str]) -> bool:
@@ -122,7 +124,10 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     _add_profile_options(s)
     s.add_argument("--out", metavar="DIR", help="folder for intermediate.crt (default: the CSR's folder)")
     s.add_argument("--force", action="store_true",
-                   help="replace existing intermediate.crt, intermediate-fingerprint.png and ceremony-record.txt")
+                   help="replace existing intermediate.crt, intermediate-fingerprint.png, ceremony-record.txt and "
+                   "ceremony-record.pdf (all or none)")
+    s.add_argument("--paper", choices=("a4", "letter"), default="a4", type=str.lower,
+                   help="paper size of ceremony-record.pdf (default a4)")
     s.add_argument("--officer", metavar="NAME", action="append",
                    help="a ceremony officer, recorded on the sheet and in the log (required twice: two different people)")
     s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
@@ -141,7 +146,9 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR", help="folder for intermediate.crt, its QR PNG and the sheet")
     s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
     s.add_argument("--force", action="store_true",
-                   help="replace the files if they are there (all three are replaced, or none)")
+                   help="replace the files if they are there (all are replaced, or none)")
+    s.add_argument("--paper", choices=("a4", "letter"), default="a4", type=str.lower,
+                   help="paper size of ceremony-record.pdf (default a4)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("log", help="check the station log's hash chain")
@@ -458,7 +465,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], st
         signer.close()
     issued = lint_signed(signed)  # with the key closed
     state.exporting = True
-    exported = export_record(record, out_dir, log_path=log_path, overwrite=args.force)
+    exported = export_record(record, out_dir, log_path=log_path, overwrite=args.force, paper=args.paper)
     words = pgp_words(issued.sha256)
     for note in exported.notes:
         print(f"byoroot: {note}", file=sys.stderr)
@@ -468,6 +475,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], st
         data["certificate"] = str(exported.certificate)
         data["qr_png"] = str(exported.qr_png)
         data["ceremony_record"] = str(exported.sheet)
+        data["ceremony_record_pdf"] = str(exported.pdf)
         data["log"] = str(log_path)
         data["log_head"] = exported.log_head
         data["sheet_log_head"] = exported.sheet_head
@@ -486,7 +494,7 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], st
     for w in plan.warnings:
         out.append(f"WARNING: {w}")
     out += ["", "Written:"]
-    out += [f"  {safe_text(str(p))}" for p in (exported.certificate, exported.qr_png, exported.sheet)]
+    out += [f"  {safe_text(str(p))}" for p in (exported.certificate, exported.qr_png, exported.sheet, exported.pdf)]
     out.append(_line("Station log:", f"{safe_text(str(log_path))} (head {exported.log_head})"))
     out += ["", "SHA-256 fingerprint of the certificate (DER):", "", grouped_hex(issued.sha256, per_line=8), ""]
     out += ["PGP words (read aloud in order):"] + ["  " + " ".join(words[i : i + 8]) for i in range(0, 32, 8)] + [""]
@@ -509,7 +517,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     log_path = Path(args.log) if args.log else default_log_path()
     record = find_issued(log_path, args.serial)
     try:
-        exported = export_record(record, Path(args.out), log_path=log_path, overwrite=args.force)
+        exported = export_record(record, Path(args.out), log_path=log_path, overwrite=args.force, paper=args.paper)
     except Interrupted as exc:
         raise ByorootError(getattr(exc, "message", f"interrupted by {exc.name}")) from None
     for note in exported.notes:
@@ -517,13 +525,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"ok": True, "serial": record.serial, "sha256": record.sha256,
                     "certificate": str(exported.certificate), "qr_png": str(exported.qr_png),
-                    "ceremony_record": str(exported.sheet), "log": os.path.abspath(log_path),
+                    "ceremony_record": str(exported.sheet), "ceremony_record_pdf": str(exported.pdf),
+                    "log": os.path.abspath(log_path),
                     "log_head": exported.log_head, "sheet_log_head": exported.sheet_head})
         return 0
     print(f"Exported serial {record.serial} again (no key used, no new signature)")
     print(_line("Subject:", record.subject))
     print("Written:")
-    for p in (exported.certificate, exported.qr_png, exported.sheet):
+    for p in (exported.certificate, exported.qr_png, exported.sheet, exported.pdf):
         print(f"  {safe_text(str(p))}")
     print(_line("Station log:", f"{safe_text(os.path.abspath(log_path))} (head {exported.log_head})"))
     from byoroot_tui.core.fingerprint import grouped_hex
@@ -618,6 +627,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         out=getattr(args, "tui_out", None),
         profile_dirs=getattr(args, "tui_profiles", None) or [],
         console=getattr(args, "tui_console", None),
+        paper=getattr(args, "tui_paper", None) or "a4",
     )
 
 

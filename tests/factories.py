@@ -595,3 +595,12 @@ def export_again_serial(err: str, log: Path | None = None) -> str:
     if log is not None and m.group(2) is not None:
         assert m.group(2) == str(log.resolve()), (m.group(2), log)
     return m.group(1)
+
+
+def sheet_unsafe_chars(text: str) -> list[str]:
+    """`unsafe_chars` of a ceremony sheet, which holds exactly one form feed of its own: a line
+    by itself before the fingerprint, so a printer starts the QR on a fresh page."""
+    lines = text.split("\n")
+    assert lines.count("\f") == 1 and text.count("\f") == 1, "the sheet's one page break"
+    assert lines[lines.index("\f") + 1].startswith("SHA-256 FINGERPRINT"), "the break comes right before the fingerprint"
+    return unsafe_chars(text.replace("\f", ""))

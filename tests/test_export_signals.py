@@ -23,7 +23,7 @@ import pytest
 
 import factories as f
 
-EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt")
+EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt", "ceremony-record.pdf")
 
 
 def entries(log: Path) -> list[dict]:

@@ -311,9 +311,9 @@ def test_sign_on_shown_cases_is_safe(name: str, station, cli, tmp_path: Path) ->
     if p.rc == 0:
         assert verdict == "acceptable", p.describe()
         assert sorted(os.listdir(out)) == sorted(["intermediate.crt", "intermediate-fingerprint.png",
-                                                  "ceremony-record.txt"])
+                                                  "ceremony-record.txt", "ceremony-record.pdf"])
         sheet = (out / "ceremony-record.txt").read_text("utf-8")
-        assert f.unsafe_chars(sheet) == [], name
+        assert f.sheet_unsafe_chars(sheet) == [], name
         assert max(f_width(line) for line in sheet.splitlines()) <= 80
         assert [e["event"] for e in entries] == ["signing", "issued", "exported"]
         assert entries[1]["certificate"].encode("ascii") == (out / "intermediate.crt").read_bytes()

@@ -27,7 +27,7 @@ from cryptography import x509
 import factories as f
 from test_record import zbar_decode
 
-EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt")
+EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt", "ceremony-record.pdf")
 PAGE = 4096
 
 

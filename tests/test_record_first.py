@@ -20,7 +20,7 @@ from cryptography import x509
 
 import factories as f
 
-EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt")
+EXPORTED = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt", "ceremony-record.pdf")
 
 
 def entries(log: Path) -> list[dict]:

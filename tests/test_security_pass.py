@@ -448,7 +448,7 @@ def test_file_modes_whatever_the_umask(umask: int, tmp_path: Path, cli) -> None:
         assert r2.rc == 0, r2.err
     finally:
         os.umask(old)
-    for name in ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt"):
+    for name in ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt", "ceremony-record.pdf"):
         assert oct((c.stick / name).stat().st_mode & 0o7777) == oct(0o644), name
     log = log_dir / "station-log.jsonl"
     assert oct(log.stat().st_mode & 0o7777) == oct(0o600)

@@ -96,7 +96,7 @@ def test_existing_certificate_is_replaced_with_force(ceremony, cli) -> None:  # 
     f.assert_good_intermediate(c, t0, f.utcnow())
     assert c.cert_path.stat().st_mode & 0o777 == 0o644
     assert sorted(os.listdir(c.stick)) == [
-        "ceremony-record.txt", "intermediate-fingerprint.png", "intermediate.crt", "request.csr"]
+        "ceremony-record.pdf", "ceremony-record.txt", "intermediate-fingerprint.png", "intermediate.crt", "request.csr"]
 
 
 def test_dangling_symlink_named_intermediate_crt_is_not_followed(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +117,8 @@ def test_out_dir(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-de
     assert r.rc == 0, r.err
     f.assert_good_intermediate(c, t0, f.utcnow(), folder=out)
     assert sorted(os.listdir(c.stick)) == ["request.csr"]
-    assert sorted(os.listdir(out)) == ["ceremony-record.txt", "intermediate-fingerprint.png", "intermediate.crt"]
+    assert sorted(os.listdir(out)) == ["ceremony-record.pdf", "ceremony-record.txt", "intermediate-fingerprint.png",
+                                       "intermediate.crt"]
     assert (out / "intermediate.crt").stat().st_mode & 0o777 == 0o644
 
 

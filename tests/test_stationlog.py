@@ -29,7 +29,7 @@ import factories as f
 from byoroot_tui.core.errors import ByorootError
 from byoroot_tui.core.stationlog import EVENTS, GENESIS, append_event, default_log_path, verify_log
 
-EXPORTS = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt")
+EXPORTS = ("intermediate.crt", "intermediate-fingerprint.png", "ceremony-record.txt", "ceremony-record.pdf")
 SHEET = "ceremony-record.txt"
 PAGE = 4096
 

@@ -146,7 +146,7 @@ def test_whole_ceremony_to_a_verified_certificate(demo, size: tuple[int, int], t
     assert events[0]["serial"] == events[1]["serial"] == events[2]["serial"]
     assert events[1]["certificate"].encode() == cert.read_bytes()  # the app records the certificate itself
     assert {x["name"] for x in events[2]["files"]} == {"intermediate.crt", "intermediate-fingerprint.png",
-                                                         "ceremony-record.txt"}
+                                                         "ceremony-record.txt", "ceremony-record.pdf"}
     assert verify_log(log).ok
 
 

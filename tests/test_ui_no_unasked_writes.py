@@ -26,7 +26,7 @@ REVIEWED: dict[str, str] = {
     "request_quit": "no write (asks first when a signed certificate is not written yet)",
     "back": "no write",
     "next": "no write",
-    "submit_field": "no write (confirms a field; on the review the typed SIGN signs and writes the three files)",
+    "submit_field": "no write (confirms a field; on the review the typed SIGN signs and writes the four files)",
     "rescan": "no write",
     "browse": "no write (opens a file picker)",
     "switch_source": "no write",
@@ -138,7 +138,7 @@ def test_every_key_on_every_screen_is_reviewed_and_the_palette_and_screenshots_w
     unreviewed = actions["textual"] - TEXTUAL_WIDGET_ACTIONS
     assert not unreviewed, f"Textual widget keys not yet reviewed for writing files: {sorted(unreviewed)}"
     written = all_files(m.stick, home, work) - before_sign
-    assert {p.name for p in written} == {f.CERT_NAME, "intermediate-fingerprint.png", "ceremony-record.txt"}
+    assert {p.name for p in written} == {f.CERT_NAME, "intermediate-fingerprint.png", "ceremony-record.txt", "ceremony-record.pdf"}
     assert all(p.parent == m.stick for p in written)
 
 

@@ -100,7 +100,7 @@ def test_print_sheet_failure_is_one_clear_line(tmp_path: Path, monkeypatch) -> N
     assert "\n" not in str(exc.value) and str(sheet) in str(exc.value)
 
 
-def test_the_result_screen_prints_the_sheet(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_result_screen_prints_the_pdf_sheet(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     record = tmp_path / "printed"
     bindir = _fake_lp(tmp_path, f'cat "$2" > "{record}"; echo "request id is station-7"\n')
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
@@ -113,4 +113,25 @@ def test_the_result_screen_prints_the_sheet(tmp_path: Path, monkeypatch) -> None
             await drive.wait_for(pilot, lambda: record.exists(), "the sheet sent to lp")
 
     asyncio.run(go())
-    assert record.read_text(encoding="utf-8") == (m.stick / "ceremony-record.txt").read_text(encoding="utf-8")
+    assert record.read_bytes() == (m.stick / "ceremony-record.pdf").read_bytes()  # `p` prints the PDF sheet
+    assert record.read_bytes().startswith(b"%PDF-")
+
+
+def test_the_app_writes_the_pdf_sheet_on_the_paper_chosen(tmp_path: Path) -> None:
+    """`byoroot --paper letter`: the PDF the app writes (and `p` prints) is US Letter (pdfinfo)."""
+    import subprocess
+
+    from byoroot_tui.cli import app_options_only, build_parser
+
+    args = build_parser(commands=False).parse_args(["--paper", "Letter"])
+    assert args.tui_paper == "letter" and app_options_only(["--paper", "letter"])
+    app, m = _app(tmp_path, paper=args.tui_paper)
+
+    async def go() -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await drive.whole_ceremony(pilot, app)
+            await drive.wait_for(pilot, lambda: app.ceremony.written is not None, "the write")
+
+    asyncio.run(go())
+    info = subprocess.run(["pdfinfo", str(m.stick / "ceremony-record.pdf")], capture_output=True, text=True, check=True)
+    assert "612 x 792 pts (letter)" in info.stdout, info.stdout

@@ -160,6 +160,7 @@ class Ceremony:
     plan_error: str | None = None
     issued_record: IssuedRecord | None = None  # the certificate as its `issued` log entry holds it (core.ledger)
     log_head: str | None = None  # the station log's head after the latest export (a copy moves it on)
+    paper: str = "a4"  # of the PDF sheet: "a4" or "letter" (`byoroot --paper`)
     officer1: str | None = None  # confirmed names
     officer2: str | None = None
 

@@ -26,8 +26,11 @@ class DemoMaterial:
     root_key: Path
 
 
+DEMO_ROOT_NAME = "Demo Offline Root CA"  # the sheets of certificates it issued say DEMO (core.record.is_demo)
+
+
 def make_root(
-    common_name: str = "Demo Offline Root CA", years: int = 20, curve: ec.EllipticCurve | None = None
+    common_name: str = DEMO_ROOT_NAME, years: int = 20, curve: ec.EllipticCurve | None = None
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(curve or ec.SECP384R1())
     name = x509.Name([

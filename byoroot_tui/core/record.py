@@ -101,17 +101,6 @@ def _software() -> list[str]:
     return _field("Software:", f"byoroot {__version__}, from a station bundle") + _hash_field("Bundle manifest:", digest)
 
 
-def _software() -> list[str]:
-    """byoroot's version and its station bundle's manifest hash, or "development install"."""
-    from byoroot_tui import __version__
-    from byoroot_tui.core.software import DEVELOPMENT, manifest_sha256
-
-    digest = manifest_sha256()
-    if digest is None:
-        return _field("Software:", f"byoroot {__version__} ({DEVELOPMENT})")
-    return _field("Software:", f"byoroot {__version__}, from a station bundle") + _hash_field("Bundle manifest:", digest)
-
-
 def render_sheet(
     issued: Issued | IssuedRecord,
     *,
@@ -134,10 +123,11 @@ def render_sheet(
     rule = "=" * WIDTH
     thin = "-" * WIDTH
     out = [rule, "OFFLINE ROOT CA KEY CEREMONY RECORD  -  intermediate CA issued".center(WIDTH).rstrip(), rule]
+    if is_demo(rec):
+        out += [DEMO_LINE.center(WIDTH).rstrip(), rule]
     out += _field("Date (UTC):", iso(when))
     out += _field("Date (local):", local.strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
     out += _field("Station:", host)
-    out += _software()
     out += _software()
     out += _field("Certificate file:", safe_text(certificate_path))
     if rec.time:
@@ -165,7 +155,9 @@ def render_sheet(
     out += _field("Signature:", rec.signature_algorithm)
     for warning in rec.warnings:
         out += _field("Warning:", warning)
-    out.append("")
+    # A form feed: the fingerprint, its words and the QR start a page of their own, so a printer
+    # (CUPS' texttopdf breaks at 54-66 lines a page) never splits the QR.
+    out.append("\f")
     out.append("SHA-256 FINGERPRINT OF intermediate.crt (DER)")
     out.append("  " + grouped_hex(rec.sha256, per_line=8).replace("\n", "\n  "))
     out.append("")
@@ -196,7 +188,26 @@ def render_sheet(
 CERT_NAME = "intermediate.crt"
 QR_NAME = "intermediate-fingerprint.png"
 SHEET_NAME = "ceremony-record.txt"
-EXPORT_NAMES = (CERT_NAME, QR_NAME, SHEET_NAME)
+PDF_NAME = "ceremony-record.pdf"
+EXPORT_NAMES = (CERT_NAME, QR_NAME, SHEET_NAME, PDF_NAME)
+DEMO_LINE = "*** DEMO: throwaway root key, not a real ceremony ***"
+
+
+def is_demo(rec: IssuedRecord) -> bool:
+    """Issued by `byoroot demo`'s throwaway root (its subject): the sheets say DEMO."""
+    from byoroot_tui.core.demo import DEMO_ROOT_NAME
+
+    return rec.root_subject.startswith(f"CN={DEMO_ROOT_NAME},")
+
+
+def software_line() -> str:
+    """byoroot's version and how it was installed, in one line (the PDF's "Software:")."""
+    from byoroot_tui import __version__
+    from byoroot_tui.core.software import DEVELOPMENT, manifest_sha256
+
+    digest = manifest_sha256()
+    return f"byoroot {__version__} ({DEVELOPMENT})" if digest is None else \
+        f"byoroot {__version__}, station bundle manifest {grouped_hex(digest, per_line=16)}"
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,7 @@ class Exported:
     log_head: str | None  # the log's head after this export was recorded
     sheet_head: str | None = None  # the head printed on the sheet (the log as it was when the sheet was made)
     notes: tuple[str, ...] = ()  # what the officers should know: stale files cleaned, a log that could not hear of it
+    pdf: Path | None = None  # the sheet as a PDF, for the printer
 
 
 def check_export_targets(directory: str | os.PathLike[str], overwrite: bool = False) -> None:
@@ -285,8 +297,10 @@ def export_record(
     log_path: str | os.PathLike[str] | None,
     overwrite: bool = False,
     cancel: object = None,
+    paper: str = "a4",
 ) -> Exported:
-    """Write intermediate.crt, the QR PNG and the ceremony sheet of a certificate already on the
+    """Write intermediate.crt, the QR PNG and the ceremony sheet (text and PDF, on ``paper``:
+    a4 or letter) of a certificate already on the
     station log, all or none; log the attempt (`exported` with each file's SHA-256, or
     `export_failed` with what happened and what is left where). No key, no new signature: the
     same path for the first export, a retry, another folder, a copy and `byoroot export`.
@@ -305,8 +319,14 @@ def export_record(
         notes += preflight(folder, log_path, overwrite)
         head = _current_head(log_path)
         cert_path = folder / CERT_NAME
-        text = render_sheet(record, log_head=head, certificate_path=str(cert_path))
-        files = [(CERT_NAME, record.pem), (QR_NAME, qr_png(qr_matrix(record.sha256))), (SHEET_NAME, text.encode("utf-8"))]
+        when, host = utcnow(), safe_text(socket.gethostname(), 60)
+        text = render_sheet(record, log_head=head, certificate_path=str(cert_path), when=when, host=host)
+        from byoroot_tui.core.sheetpdf import render_pdf
+
+        pdf = render_pdf(record, log_head=head, certificate_path=safe_text(str(cert_path)), when=when, host=host,
+                         software=software_line(), paper=paper, demo=is_demo(record))
+        files = [(CERT_NAME, record.pem), (QR_NAME, qr_png(qr_matrix(record.sha256))), (SHEET_NAME, text.encode("utf-8")),
+                 (PDF_NAME, pdf)]
         writing = True  # from here on files may have been made (and removed again on failure)
         paths = write_file_set(folder, files, overwrite=overwrite, cancel=cancel)
     except Interrupted as exc:
@@ -337,7 +357,7 @@ def export_record(
     if log_path is not None and new_head is None:
         notes.append("the files are written, but the station log could not record this export "
                      "(the certificate itself is on the log)")
-    return Exported(paths[0], paths[1], paths[2], text, new_head or head, head, tuple(notes))
+    return Exported(paths[0], paths[1], paths[2], text, new_head or head, head, tuple(notes), pdf=paths[3])
 
 
 def export_ceremony(
@@ -349,6 +369,7 @@ def export_ceremony(
     log_path: str | os.PathLike[str] | None,
     overwrite: bool = False,
     cancel: object = None,
+    paper: str = "a4",
 ) -> Exported:
     """Record the certificate (`issued`, once: not again if the log already holds it), then
     `export_record`. For callers that signed with `issue.sign_plan`; `byoroot sign` and the app
@@ -361,7 +382,7 @@ def export_ceremony(
             record = find_issued(log_path, record.serial)
         except ByorootError:
             record = record_issued(log_path, record)
-    return export_record(record, directory, log_path=log_path, overwrite=overwrite, cancel=cancel)
+    return export_record(record, directory, log_path=log_path, overwrite=overwrite, cancel=cancel, paper=paper)
 
 
 def print_sheet(sheet: str | os.PathLike[str]) -> str:

@@ -838,6 +838,7 @@ def make_app(
     profile_dirs: Iterable[str | os.PathLike[str]] = (),
     log_path: str | os.PathLike[str] | None = None,
     console: bool | None = None,
+    paper: str = "a4",
 ) -> ByorootApp:
     """Build the app. The CLI, the demo, the tests, the screenshots and the bench all use this."""
     roots = [Path(r).absolute() for r in media_roots]
@@ -847,7 +848,7 @@ def make_app(
             services.discover = lambda rs: discover_media(rs, include_system=False)
     if log_path is not None:
         services.log_path = Path(log_path)
-    ceremony = Ceremony(media_roots=roots, demo=demo, profile_dirs=[Path(d) for d in profile_dirs])
+    ceremony = Ceremony(media_roots=roots, demo=demo, profile_dirs=[Path(d) for d in profile_dirs], paper=paper)
     csr_path = Path(csr).absolute() if csr is not None else None
     if csr_path is not None:
         ceremony.set_csr(csr_path)

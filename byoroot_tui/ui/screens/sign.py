@@ -32,7 +32,7 @@ STAGES = (
     ("key", "Load the root key"),
     ("sign", "Sign, verify against the root, lint again"),
     ("drop", "Drop the root key"),
-    ("write", f"Write {CERT_NAME}, its QR code and the ceremony record; log it"),
+    ("write", f"Write {CERT_NAME}, its QR code and the ceremony record (text, PDF); log it"),
 )
 
 
@@ -71,13 +71,14 @@ class WriteFailed(Message):
         self.exists = kind is not None and issubclass(kind, TargetExists)  # a file of that name is there
 
 
-def _export(record: Any, folder: Path, log_path: Path | None, overwrite: bool, cancel: Any = None) -> Any:
+def _export(record: Any, folder: Path, log_path: Path | None, overwrite: bool, cancel: Any = None,
+            paper: str = "a4") -> Any:
     """The core's export of the whole set from the certificate's log record (as `byoroot sign` and
     `byoroot export` do): certificate, QR PNG, sheet, all or none, and an `exported` or
     `export_failed` entry. Never a new signature, never a second `issued` entry."""
     from byoroot_tui.core.record import export_record
 
-    return export_record(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel)
+    return export_record(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel, paper=paper)
 
 
 def _log_refusal(log_path: Path, fields: dict[str, object], reason: str) -> None:
@@ -92,7 +93,7 @@ class CertificateWriter:
     def export_args(self, folder: Path, overwrite: bool, copy: bool) -> tuple[Any, ...]:
         c = self.ceremony  # type: ignore[attr-defined]
         log = self.byoroot.services.station_log()  # type: ignore[attr-defined]  # a copy is an export too
-        return (c.issued_record, folder, log, overwrite, self.byoroot.cancel_event)  # type: ignore[attr-defined]
+        return (c.issued_record, folder, log, overwrite, self.byoroot.cancel_event, c.paper)  # type: ignore[attr-defined]
 
     @work(thread=True, group="write", exclusive=True, exit_on_error=False)
     def write_certificate(self, folder: Path, overwrite: bool, copy: bool = False) -> None:
@@ -211,7 +212,8 @@ class SignScreen(CertificateWriter, StepScreen):
         record = recorded[0]
         self.post_message(Signed(issued, record))
         self.post_message(SignProgress("write"))
-        exported, error, kind = attempt(_export, record, folder, log_path, overwrite, self.byoroot.cancel_event)
+        exported, error, kind = attempt(_export, record, folder, log_path, overwrite, self.byoroot.cancel_event,
+                                        self.ceremony.paper)
         if error is None:
             self.post_message(WriteDone(exported))
         else:
@@ -383,7 +385,7 @@ class ResultScreen(CertificateWriter, StepScreen):
         Binding("v", "qr", "QR full screen", id="result.qr", tooltip="Show only the QR code, for a phone to scan"),
         Binding("w", "write_copy", "Write a copy", id="result.copy_file", tooltip="Write intermediate.crt to another folder too"),
         Binding("p", "print_sheet", "Print sheet", id="result.print",
-                tooltip="Print ceremony-record.txt with lp (CUPS), or say where it is"),
+                tooltip="Print ceremony-record.pdf with lp (CUPS), or say where it is"),
     ]
 
     def action_print_sheet(self) -> None:
@@ -391,7 +393,7 @@ class ResultScreen(CertificateWriter, StepScreen):
         if exported is None:
             self.notify("The ceremony sheet has not been written yet.", severity="warning")
             return
-        self._print_worker(exported.sheet)
+        self._print_worker(exported.pdf or exported.sheet)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="print")
     def _print_worker(self, sheet: Path) -> None:
@@ -459,7 +461,7 @@ class ResultScreen(CertificateWriter, StepScreen):
             t.add_row(Text("Root key"), Text("dropped after signing; passphrase field cleared"))
         ex = c.exported
         if ex is not None:
-            t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in (ex.certificate, ex.qr_png, ex.sheet))))
+            t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in (ex.certificate, ex.qr_png, ex.sheet, ex.pdf) if p is not None)))
             log = self.byoroot.services.station_log()
             head = c.log_head or ex.log_head  # a copy written later moves the head on
             if head:
