@@ -16,7 +16,18 @@ import pytest
 
 import factories as f
 
-TEXTTOPDF = Path("/usr/lib/cups/filter/texttopdf")
+CUPS_FILTERS = Path("/usr/lib/cups/filter")
+
+
+def cups_filter(name: str, options: str, src: Path, dst: Path) -> Path:
+    """Run one of CUPS' own filters (as the scheduler does: job, user, title, copies, options, file)."""
+    exe = CUPS_FILTERS / name
+    if not exe.exists():
+        pytest.fail(f"CUPS' {name} is needed (apt-get install cups-filters)")
+    with open(dst, "wb") as out:
+        subprocess.run([str(exe), "1", "officer", "sheet", "1", options, str(src)], stdout=out, check=True,
+                       stderr=subprocess.DEVNULL)
+    return dst
 
 
 def tool(name: str) -> str:
@@ -105,14 +116,9 @@ def test_hostile_text_reaches_the_pdf_escaped(tmp_path, cli) -> None:  # type: i
 def test_the_text_sheet_keeps_its_qr_on_one_page_through_cups(ceremony, cli, tmp_path, paper) -> None:  # type: ignore[no-untyped-def]
     """CUPS' texttopdf (what `lp` uses for text) breaks pages at 54-66 lines depending on the paper:
     the form feed starts the fingerprint and its QR on a page of their own, whole."""
-    if not TEXTTOPDF.exists():
-        pytest.fail("CUPS' texttopdf is needed (apt-get install cups-filters)")
     c = ceremony()
     assert cli(*c.sign_argv("--log", tmp_path / "log.jsonl")).rc == 0
-    pdf = tmp_path / "sheet.pdf"
-    with open(pdf, "wb") as out:
-        subprocess.run([str(TEXTTOPDF), "1", "officer", "sheet", "1", f"PageSize={paper}",
-                        str(c.stick / "ceremony-record.txt")], stdout=out, check=True, stderr=subprocess.DEVNULL)
+    pdf = cups_filter("texttopdf", f"PageSize={paper}", c.stick / "ceremony-record.txt", tmp_path / "sheet.pdf")
     pages = pages_text(pdf)
     with_qr = [p for p in pages if "SHA-256 FINGERPRINT" in p]
     assert len(with_qr) == 1
@@ -123,14 +129,8 @@ def test_the_text_sheet_keeps_its_qr_on_one_page_through_cups(ceremony, cli, tmp
 
 def test_the_pdf_as_cups_prints_it_still_decodes_on_one_page(ceremony, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """What `p` sends to `lp` is the PDF; CUPS puts a PDF through its own pdftopdf filter first."""
-    pdftopdf = Path("/usr/lib/cups/filter/pdftopdf")
-    if not pdftopdf.exists():
-        pytest.fail("CUPS' pdftopdf is needed (apt-get install cups-filters)")
     c = ceremony()
     assert cli(*c.sign_argv("--log", tmp_path / "log.jsonl")).rc == 0
-    printed = tmp_path / "printed.pdf"
-    with open(printed, "wb") as out:
-        subprocess.run([str(pdftopdf), "1", "officer", "sheet", "1", "", str(c.stick / "ceremony-record.pdf")],
-                       stdout=out, check=True, stderr=subprocess.DEVNULL)
+    printed = cups_filter("pdftopdf", "", c.stick / "ceremony-record.pdf", tmp_path / "printed.pdf")
     decoded = qr_per_page(printed, tmp_path)
     assert decoded.count(sha_of(c)) == 1 and all(d in ("", sha_of(c)) for d in decoded), decoded
