@@ -178,18 +178,16 @@ def _der_encoding() -> Any:
 
 def read_entries(log_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every entry of an intact station log (refuses a damaged one); a missing log has none."""
-    from byoroot_tui.core.stationlog import verify_log
+    from byoroot_tui.core.stationlog import read_log, verify_data
 
     p = Path(log_path)
     if not p.exists() and not p.is_symlink():
         return []
-    check = verify_log(p)
+    data = read_log(p)  # read once: checked and parsed from the same bytes
+    check = verify_data(data)
     if not check.ok:
         raise ByorootError(f"the station log {safe_text(str(p))!r} is not intact: {check.reason}; "
                            "see `byoroot log verify`")
-    from byoroot_tui.core.files import read_input_file
-
-    data = read_input_file(p, "station log", cap=256 * 1024 * 1024)
     return [json.loads(line) for line in data.split(b"\n") if line]
 
 
@@ -228,14 +226,14 @@ def record_issued(log_path: str | os.PathLike[str], record: IssuedRecord) -> Iss
     medium. Refused if the log already holds that certificate (one `issued` per certificate).
     Raises `NotRecorded` (saying what was signed) when the log cannot take it. Returns the
     record with the entry's time (so the sheet written now is the one `byoroot export` writes)."""
-    from byoroot_tui.core.stationlog import append_event
+    from byoroot_tui.core.stationlog import append_entry
 
     try:
         entries = read_entries(log_path)
         if any(e.get("sha256") == record.sha256 or e.get("serial") == record.serial for e in issued_entries(entries)):
             raise ByorootError(f"the station log already holds an issued entry for serial {record.serial}")
-        append_event(log_path, "issued", record.log_fields())
-        return IssuedRecord.from_entry(issued_entries(read_entries(log_path))[-1])
+        _, entry = append_entry(log_path, "issued", record.log_fields())
+        return IssuedRecord.from_entry(entry)
     except ByorootError as exc:
         raise NotRecorded(
             f"the root key signed serial {record.serial} (SHA-256 {record.sha256}) but the station log could not "

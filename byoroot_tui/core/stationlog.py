@@ -35,23 +35,6 @@ def line_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
-def _last_line(fd: int) -> bytes | None:
-    """The last complete line of the open log (without its newline), or None if empty."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return None
-    pos, tail = size, b""
-    while pos > 0:
-        step = min(4096, pos)
-        pos -= step
-        tail = os.pread(fd, step, pos) + tail
-        body = tail[:-1] if tail.endswith(b"\n") else tail
-        nl = body.rfind(b"\n")
-        if nl != -1:
-            return body[nl + 1 :]
-    return tail[:-1] if tail.endswith(b"\n") else tail
-
-
 def _shown(p: Path) -> str:
     return repr(safe_text(str(p)))
 
@@ -81,15 +64,15 @@ def _lstat_regular(p: Path) -> os.stat_result | None:
     return st
 
 
-def _check_chain(p: Path) -> None:
+def _check_chain(p: Path) -> str:
     """The existing file is a station log: every line an entry chained to the one before, the
-    last line complete. A torn last line (power lost mid-write) is named as such."""
+    last line complete; returns its head. A torn last line (power lost mid-write) is named as such."""
     try:
         check = verify_log(p)
     except ByorootError as exc:
         raise LogRefused(f"cannot read the station log {_shown(p)}: {exc}") from None
     if check.ok:
-        return
+        return check.head
     if check.bad_line is not None and check.bad_line == check.entries + 1 and "incomplete" in check.reason:
         raise LogRefused(
             f"the station log {_shown(p)} ends with an incomplete line (a torn write?): "
@@ -131,7 +114,13 @@ def check_appendable(path: str | os.PathLike[str]) -> None:
 
 
 def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, object]) -> str:
-    """Append one event and return the new head hash. Raises `ByorootError` if it cannot.
+    """Append one event and return the new head hash (`append_entry`, for callers that need only that)."""
+    return append_entry(path, event, fields)[0]
+
+
+def append_entry(path: str | os.PathLike[str], event: str, fields: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """Append one event; return the new head hash and the entry as written. Raises
+    `ByorootError` if it cannot.
 
     Only ever onto a station log: an existing file must be a regular file holding an intact
     chain. The entry is written whole or not at all: a short or failed write (a full disk) is cut
@@ -159,7 +148,7 @@ def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, obj
             os.close(fd)
 
 
-def _append_locked(fd: int, p: Path, event: str, fields: dict[str, object]) -> str:
+def _append_locked(fd: int, p: Path, event: str, fields: dict[str, object]) -> tuple[str, dict[str, object]]:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -168,16 +157,10 @@ def _append_locked(fd: int, p: Path, event: str, fields: dict[str, object]) -> s
             os.fchmod(fd, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
-        if size:
-            _check_chain(p)  # never glue an entry onto a torn line, or onto a file that is no log
-        rfd = os.open(p, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
-        try:
-            last = _last_line(rfd)
-        finally:
-            os.close(rfd)
+        # never glue an entry onto a torn line, or onto a file that is no log; the chain's head is the link
+        prev = _check_chain(p) if size else GENESIS
     except OSError as exc:
         raise LogRefused(f"cannot read the station log: {os.strerror(exc.errno or errno.EIO)}") from None
-    prev = GENESIS if last is None else line_hash(last)
     from byoroot_tui.core.software import software_id
 
     # every entry names the software that wrote it: version and bundle manifest hash (core/software.py)
@@ -194,7 +177,7 @@ def _append_locked(fd: int, p: Path, event: str, fields: dict[str, object]) -> s
                 raise OSError(errno.EIO, "short write")
             written += n
         os.fsync(fd)
-        return line_hash(line)
+        return line_hash(line), entry
     except BaseException as exc:
         cut = _cut_back(fd, size)
         if isinstance(exc, OSError):
@@ -227,9 +210,18 @@ def verify_log(path: str | os.PathLike[str], head: str | None = None, includes: 
     """Check the chain from genesis to the end, and (if given) that it ends at ``head``, or that
     one of its entries ends at ``includes`` (the head printed on an older ceremony sheet: the log
     up to that entry is then exactly as it was when the sheet was printed)."""
+    return verify_data(read_log(path), head, includes)
+
+
+def read_log(path: str | os.PathLike[str]) -> bytes:
+    """The log's bytes (a regular file only, up to 256 MiB)."""
     from byoroot_tui.core.files import read_input_file
 
-    data = read_input_file(path, "station log", cap=256 * 1024 * 1024)
+    return read_input_file(path, "station log", cap=256 * 1024 * 1024)
+
+
+def verify_data(data: bytes, head: str | None = None, includes: str | None = None) -> LogCheck:
+    """`verify_log` on a log already read."""
     prev = GENESIS
     count = 0
     include_at: int | None = None
