@@ -379,14 +379,10 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             raise  # export_record logged it as export_failed and says what is where
         if state.record is not None:  # signed and recorded, then refused (the lint after signing)
             rec = state.record
-            return _raise(_logged_refusal(
+            raise _logged_refusal(
                 ByorootError(f"{exc}; the certificate (serial {rec.serial}) is in the station log but was not "
-                             "exported"), log_path, {**facts, "serial": rec.serial, "sha256": rec.sha256}))
+                             "exported"), log_path, {**facts, "serial": rec.serial, "sha256": rec.sha256}) from None
         raise _logged_refusal(exc, log_path, facts) from None
-
-
-def _raise(exc: Exception) -> int:
-    raise exc
 
 
 def _interrupted(exc: Any, log_path: Path, facts: dict[str, object], state: _SignState) -> Exception:
