@@ -291,18 +291,24 @@ def burst(app: ByorootApp, text: str) -> None:
 
     "\\r" is Enter, "\\t" is Tab. The app processes them afterwards, in order.
     """
-    from textual import events
-    from textual.keys import _character_to_key
+    import unicodedata
 
-    assert app._driver is not None
+    from textual import events
+    from textual.keys import ASCII_KEY_NAMES, KEY_NAME_REPLACEMENTS
+
+    def key_name(ch: str) -> str:  # a character's key name, as Textual's driver names it
+        try:
+            name = unicodedata.name(ch).lower().replace("-", "_").replace(" ", "_")
+        except ValueError:
+            name = ASCII_KEY_NAMES.get(ch, ch)
+        return KEY_NAME_REPLACEMENTS.get(name, name)
+
     for ch in text:
         if ch == "\r":
             key, char = "enter", "\r"
         elif ch == "\t":
             key, char = "tab", "\t"
         else:
-            key = ch if ch.isalnum() else _character_to_key(ch)
+            key = ch if ch.isalnum() else key_name(ch)
             char = ch
-        event = events.Key(key, char)
-        event.set_sender(app)
-        app._driver.send_message(event)
+        app.post_message(events.Key(key, char))  # queued in order, as the driver queues what it reads
