@@ -170,6 +170,8 @@ def render_sheet(
     out.append(f"{'QR payload: the fingerprint in lowercase hex':^{WIDTH}}".rstrip())
     out.append(thin)
     out += _hash_field("Station log head:", log_head) if log_head else _field("Station log head:", "(no station log)")
+    if log_head:  # the export's own entry follows: the log's head moves on after this sheet is made
+        out += _field("  That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
     out.append(thin)
     names = [n for n in rec.officers if n.strip()]
     if len(names) >= 2:

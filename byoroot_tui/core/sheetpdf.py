@@ -152,6 +152,8 @@ def render_pdf(
 
     section("STATION LOG")
     field("Head:", grouped_hex(log_head, per_line=8) if log_head else "(no station log)", mono=bool(log_head))
+    if log_head:  # the export's own entry follows: the log's head moves on after this sheet is made
+        field("That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
 
     names = [n for n in rec.officers if n.strip()]
     needed = 30 + 22 * len(names)

@@ -115,9 +115,10 @@ class QrCode(Widget):
 
     def _note(self) -> str:
         n = len(self._matrix)
+        # the full-screen view (fit) cannot offer itself
+        first = "Scan" if self.fit else "Press v for the QR code alone, or scan"
         return (f"The QR code does not fit this screen (it needs {2 * n}x{n} characters here).\n"
-                "Press v for the QR code alone, or scan intermediate-fingerprint.png beside intermediate.crt, "
-                "or the printed ceremony record sheet.")
+                f"{first} intermediate-fingerprint.png beside intermediate.crt, or the printed ceremony record sheet.")
 
     def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
         self.scale = self._pick(viewport.width, viewport.height)
