@@ -133,6 +133,50 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
+    s = sub.add_parser("ledger", help="every certificate the root issued, its status, and what the CRL lacks")
+    s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("revoke", help="record a certificate's revocation in the station log (no key; "
+                       "the next `byoroot crl` lists it)")
+    s.add_argument("serial", metavar="SERIAL", help="the certificate's serial number in hex (as on the sheet)")
+    s.add_argument("--reason", required=True, metavar="REASON",
+                   help="RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded or "
+                   "cessationOfOperation (key-compromise and key_compromise work too)")
+    s.add_argument("--officer", metavar="NAME", action="append",
+                   help="a ceremony officer (required twice: two different people)")
+    s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("crl", help="the root CRL ceremony: sign root.crl listing every revoked certificate")
+    s.add_argument("--root-cert", required=True, metavar="FILE")
+    key = s.add_mutually_exclusive_group(required=True)
+    key.add_argument("--root-key", metavar="FILE", help="the root private key file")
+    key.add_argument("--pkcs11-uri", metavar="URI",
+                     help="the root key in a PKCS#11 token (RFC 7512), e.g. 'pkcs11:token=root;object=root-key'")
+    s.add_argument("--passphrase-file", metavar="FILE", help="first line is the root key's passphrase")
+    s.add_argument("--pin-file", metavar="FILE", help="first line is the token's user PIN (with --pkcs11-uri)")
+    s.add_argument("--pkcs11-module", metavar="PATH", help="the PKCS#11 module (.so); overrides the URI's module-path")
+    s.add_argument("--officer", metavar="NAME", action="append",
+                   help="a ceremony officer (required twice: two different people)")
+    s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
+    s.add_argument("--out", metavar="DIR", default=".", help="folder for root.crl and its files (default: the current folder)")
+    s.add_argument("--next-update-days", metavar="N", type=int, default=365,
+                   help="nextUpdate = thisUpdate + N days, 1 to 365 (default 365)")
+    s.add_argument("--force", action="store_true", help="replace existing root.crl and its files (all or none)")
+    s.add_argument("--paper", choices=("a4", "letter"), default="a4", type=str.lower,
+                   help="paper size of crl-ceremony-record.pdf (default a4)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("export-crl", help="write a signed CRL's files again from the station log (no key)")
+    s.add_argument("number", metavar="NUMBER", type=int, help="the CRL number (as on the CRL sheet)")
+    s.add_argument("--out", required=True, metavar="DIR", help="folder for root.crl and its files")
+    s.add_argument("--log", metavar="FILE", help="station log (default: ~/.local/share/byoroot/station-log.jsonl)")
+    s.add_argument("--force", action="store_true", help="replace the files if they are there (all or none)")
+    s.add_argument("--paper", choices=("a4", "letter"), default="a4", type=str.lower,
+                   help="paper size of crl-ceremony-record.pdf (default a4)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
     s = sub.add_parser("verify", help="check an issued certificate against the root, CSR and fingerprint")
     s.add_argument("cert", metavar="CERT")
     s.add_argument("--root-cert", required=True, metavar="FILE")
@@ -315,28 +359,11 @@ def _open_signer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                         notice=lambda text: print(text, file=sys.stderr))
 
 
-def _officers(names: list[str] | None) -> list[str]:
-    """Exactly two officers, two different people (names compared as the app compares them:
-    NFKC, case folded, invisible characters dropped; core.ceremony.same_person)."""
-    from byoroot_tui.core.ceremony import check_officer_name, same_person
-    from byoroot_tui.core.errors import InputRefused
-    from byoroot_tui.core.names import shown
+def _officers(names: list[str] | None, command: str = "sign") -> list[str]:
+    """Exactly two officers, two different people (core.ceremony.check_two_officers)."""
+    from byoroot_tui.core.officers import check_two_officers
 
-    given = names or []
-    if len(given) != 2:
-        raise InputRefused(f"sign needs exactly two officers, two different people: give --officer NAME twice "
-                           f"(given {len(given)})")
-    officers = []
-    for i, name in enumerate(given, 1):
-        try:
-            officers.append(check_officer_name(name))
-        except InputRefused as exc:
-            raise InputRefused(f"officer {i}: {exc}") from None
-    a, b = officers
-    if same_person(a, b):
-        also = "" if a == b else f" (as '{shown(b)}': names are compared ignoring case, width and Unicode form)"
-        raise InputRefused(f"officer '{shown(a)}' is named twice{also}: a two-person ceremony needs two different officers")
-    return officers
+    return check_two_officers(names, command)
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -534,6 +561,205 @@ def cmd_export(args: argparse.Namespace) -> int:
     from byoroot_tui.core.fingerprint import grouped_hex
 
     print(f"\nSHA-256 fingerprint of the certificate (DER):\n\n{grouped_hex(record.sha256, per_line=8)}\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------- ledger, revoke, crl
+
+
+def _log_path(args: argparse.Namespace) -> Path:
+    from byoroot_tui.core.stationlog import default_log_path
+
+    return Path(args.log) if args.log else default_log_path()
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """Every certificate the root issued (from the station log), its status, and the warnings."""
+    from byoroot_tui.core.ledger import read_ledger
+    from byoroot_tui.core.text import safe_text
+
+    ledger = read_ledger(_log_path(args))
+    if args.json:
+        _emit_json({"ok": True, **ledger.as_dict()})
+        return 0
+    if not ledger.rows:
+        print("No certificates issued (the station log holds no issued entry).")
+    else:
+        print(f"{'SERIAL':<42} {'STATUS':<8} {'NOT BEFORE':<20} {'NOT AFTER':<20} SUBJECT")
+        for r in ledger.rows:
+            print(f"{safe_text(r.serial):<42} {r.status:<8} {safe_text(r.not_before):<20} {safe_text(r.not_after):<20} "
+                  f"{safe_text(r.subject)}")
+            print(f"  {'SHA-256':<40} {safe_text(r.sha256)}")
+            if r.status == "revoked":
+                crl = f"on CRL number {r.on_crl}" if r.on_crl else "on no CRL yet"
+                expired = "; expired" if r.expired else ""
+                print(f"  {'revoked':<40} {safe_text(str(r.revoked_at))} ({safe_text(str(r.reason))}), {crl}{expired}")
+            elif r.status == "refused":
+                print(f"  {'refused':<40} signed, then refused by the checks after signing: never exported")
+    last = ledger.last_crl
+    if last is not None:
+        print(f"\nLast CRL: number {last.number}, thisUpdate {safe_text(last.this_update)}, nextUpdate "
+              f"{safe_text(last.next_update)}, {len(last.serials)} revoked, SHA-256 {safe_text(last.sha256)}")
+    if ledger.warnings:
+        print()
+        for w in ledger.warnings:
+            print(f"WARNING: {safe_text(w)}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    """A `revoked` entry in the station log: no key; the next CRL ceremony lists it."""
+    from byoroot_tui.core.crl import revoke
+    from byoroot_tui.core.errors import ByorootError, LogRefused
+    from byoroot_tui.core.text import safe_text
+
+    log_path = _log_path(args)
+    try:
+        rec = revoke(log_path, args.serial, args.reason, args.officer or [])
+    except LogRefused:
+        raise
+    except ByorootError as exc:
+        raise _logged_refusal(exc, log_path, {"action": "revoke", "serial": safe_text(args.serial, 80),
+                                              "reason_given": safe_text(args.reason, 60)}) from None
+    if args.json:
+        _emit_json({"ok": True, **rec.as_dict(), "log": os.path.abspath(log_path)})
+        return 0
+    print(f"Revoked serial {rec.serial} (recorded in the station log; no key used)")
+    print(_line("Subject:", rec.subject))
+    print(_line("Reason:", rec.reason))
+    print(_line("Revocation date:", rec.revocation_date))
+    print(_line("Officers:", ", ".join(rec.officers)))
+    print(_line("Station log:", safe_text(os.path.abspath(log_path))))
+    print("Next: hold the CRL ceremony (`byoroot crl`) within 24 hours and publish the new root.crl.")
+    return 0
+
+
+def cmd_crl(args: argparse.Namespace) -> int:
+    from byoroot_tui.core import lintproc
+
+    # Forked first, so it holds nothing secret: the helper loads pkilint while this process reads
+    # the root and the log and builds the CRL (core/lintproc.py).
+    with lintproc.helper():
+        return _cmd_crl(args)
+
+
+def _cmd_crl(args: argparse.Namespace) -> int:
+    from byoroot_tui.core.crl import CrlNotRecorded, CrlProgress, export_crl, plan_crl, sign_crl
+    from byoroot_tui.core.errors import ByorootError, LogRefused
+    from byoroot_tui.core.fingerprint import grouped_hex, pgp_words
+    from byoroot_tui.core.interrupts import Interrupted
+    from byoroot_tui.core.record import preflight
+    from byoroot_tui.core.crl import CRL_EXPORT_NAMES
+    from byoroot_tui.core.root import iso, load_root
+    from byoroot_tui.core.text import safe_text
+
+    log_path = _log_path(args)
+    out_dir = Path(args.out)
+    facts: dict[str, object] = {"action": "crl", "out": safe_text(str(out_dir))}
+    state = CrlProgress()
+    exporting = False
+    try:
+        officers = _officers(args.officer, "crl")
+        facts["officers"] = officers
+        root = load_root(args.root_cert)
+        facts["root_sha256"] = root.sha256
+        for note in preflight(out_dir, log_path, overwrite=args.force, names=CRL_EXPORT_NAMES):  # before the key
+            print(f"byoroot: {note}", file=sys.stderr)
+        plan = plan_crl(root, log_path, next_update_days=args.next_update_days)
+        facts["crl_number"] = plan.number
+        issued = sign_crl(plan, lambda: _open_signer(args), officers, log_path, state=state)
+        exporting = True
+        exported = export_crl(issued.record, out_dir, log_path=log_path, overwrite=args.force, paper=args.paper)
+    except Interrupted as exc:
+        if exporting:
+            raise ByorootError(getattr(exc, "message", f"interrupted by {exc.name} during the export")) from None
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        rec = state.record
+        if rec is not None:
+            from byoroot_tui.core.crl import how_to_export_crl_again
+            from byoroot_tui.core.record import append_quietly
+
+            reason = f"interrupted by {exc.name} after signing, before anything was written"
+            append_quietly(log_path, "export_failed", {"crl_number": rec.number, "sha256": rec.sha256,
+                                                       "out": facts["out"], "reason": reason, "interrupted": exc.name,
+                                                       "left": [], "restored": []})
+            raise ByorootError(f"{reason}: the CRL is signed and in the station log but not written; "
+                               f"{how_to_export_crl_again(rec, log_path)}") from None
+        what = ("while the root key was open: no CRL was issued or written" if state.key_open
+                else "before the root key was used: nothing was signed or written")
+        raise _logged_refusal(ByorootError(f"interrupted by {exc.name} {what}"), log_path, facts) from None
+    except (CrlNotRecorded, LogRefused):
+        raise
+    except ByorootError as exc:
+        if exporting:
+            raise  # export_crl logged export_failed and says what is where
+        rec = state.record
+        if rec is not None:  # signed and recorded, then refused by the lint after signing
+            raise _logged_refusal(exc, log_path, {**facts, "sha256": rec.sha256}) from None
+        if state.signing_logged and "nothing" not in str(exc):
+            exc = ByorootError(f"{exc}; no CRL was issued or written")
+        elif "nothing" not in str(exc):
+            exc = ByorootError(f"{exc}; nothing was signed or written")
+        raise _logged_refusal(exc, log_path, facts) from None
+
+    for note in exported.notes:
+        print(f"byoroot: {note}", file=sys.stderr)
+    plan = issued.plan
+    if args.json:
+        data = issued.as_dict()
+        data.update(ok=True, files=[str(p) for p in exported.files], crl=str(exported.crl),
+                    log=os.path.abspath(log_path), log_head=exported.log_head, sheet_log_head=exported.sheet_head,
+                    officers=officers, pgp_words=pgp_words(issued.sha256))
+        _emit_json(data)
+        return 0
+    out = [f"Issued root CRL number {plan.number}"]
+    out += [_line("Issuer:", plan.root.subject_text), _line("This update:", iso(plan.this_update)),
+            _line("Next update:", iso(plan.next_update)), _line("Signature:", plan.signature_algorithm)]
+    out.append(_line("Revoked:", f"{len(plan.entries)} certificate{'' if len(plan.entries) == 1 else 's'}"))
+    for e in plan.entries:
+        out.append(f"    {e.serial}  {e.reason}  {iso(e.revocation_date)}  {e.subject}")
+    out.append(_line("Lint before signing:", plan.lint.summary()))
+    out.append(_line("Lint after signing:", issued.lint.summary()))
+    out.append(_line("Officers:", ", ".join(officers)))
+    for note in plan.notes:
+        out.append(f"NOTE: {note}")
+    out += ["", "Written:"] + [f"  {safe_text(str(p))}" for p in exported.files]
+    out.append(_line("Station log:", f"{safe_text(str(log_path))} (head {exported.log_head})"))
+    out += ["", "SHA-256 fingerprint of root.crl (DER):", "", grouped_hex(issued.sha256, per_line=8), ""]
+    words = pgp_words(issued.sha256)
+    out += ["PGP words (read aloud in order):"] + ["  " + " ".join(words[i : i + 8]) for i in range(0, 32, 8)] + [""]
+    out.append("Publish root.crl (DER) at the URL the intermediates' CRL distribution point names "
+               "(HTTP, Content-Type application/pkix-crl).")
+    print("\n".join(out))
+    return 0
+
+
+def cmd_export_crl(args: argparse.Namespace) -> int:
+    """Write a CRL's files again from its `crl_issued` entry: no key, no new signature."""
+    from byoroot_tui.core.crl import export_crl, find_crl
+    from byoroot_tui.core.errors import ByorootError
+    from byoroot_tui.core.interrupts import Interrupted
+    from byoroot_tui.core.text import safe_text
+
+    log_path = _log_path(args)
+    record = find_crl(log_path, args.number)
+    try:
+        exported = export_crl(record, Path(args.out), log_path=log_path, overwrite=args.force, paper=args.paper)
+    except Interrupted as exc:
+        raise ByorootError(getattr(exc, "message", f"interrupted by {exc.name}")) from None
+    for note in exported.notes:
+        print(f"byoroot: {note}", file=sys.stderr)
+    if args.json:
+        _emit_json({"ok": True, "crl_number": record.number, "sha256": record.sha256,
+                    "files": [str(p) for p in exported.files], "log": os.path.abspath(log_path),
+                    "log_head": exported.log_head, "sheet_log_head": exported.sheet_head})
+        return 0
+    print(f"Exported CRL number {record.number} again (no key used, no new signature)")
+    print("Written:")
+    for p in exported.files:
+        print(f"  {safe_text(str(p))}")
+    print(_line("Station log:", f"{safe_text(os.path.abspath(log_path))} (head {exported.log_head})"))
     return 0
 
 
@@ -735,7 +961,7 @@ def cmd_self_check(args: argparse.Namespace) -> int:
     return 1
 
 
-READ_ONLY_COMMANDS = ("inspect", "verify", "profiles", "log", "self-check")  # sign and export say what is where themselves
+READ_ONLY_COMMANDS = ("inspect", "verify", "profiles", "log", "self-check", "ledger")  # sign and export say what is where themselves
 
 COMMANDS = {
     "inspect": cmd_inspect,
@@ -746,6 +972,10 @@ COMMANDS = {
     "tui": cmd_tui,
     "log": cmd_log,
     "export": cmd_export,
+    "ledger": cmd_ledger,
+    "revoke": cmd_revoke,
+    "crl": cmd_crl,
+    "export-crl": cmd_export_crl,
     "self-check": cmd_self_check,
 }
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeVar, Union
 
 from byoroot_tui.core.errors import ByorootError, KeyUnusable
 from byoroot_tui.core.secretbuf import wipe
@@ -166,34 +166,56 @@ def sign_with_key(ref: KeyRef, secret: bytearray | None, plan: Plan,
     wiped. A key that cannot be opened or used raises `KeyUnusable`; every other refusal (the
     signature does not verify, the record, the lint after signing) keeps its own type.
     """
-    from byoroot_tui.core.interrupts import deferred
     from byoroot_tui.core.issue import lint_signed, sign_tbs
+
+    signed = sign_with(lambda: open_signer(ref, secret), plan.root, lambda signer: sign_tbs(plan, signer),
+                       progress=progress, on_signed=on_signed)
+    return lint_signed(signed)
+
+
+S = TypeVar("S")
+
+
+def sign_with(open_: Callable[[], RootSigner], root: RootCA, sign: Callable[[RootSigner], S],
+              progress: Callable[[str], object] = lambda stage: None,
+              on_signed: Callable[[S], object] | None = None) -> S:
+    """The root key's whole life in one ceremony, for a certificate or a CRL: open it
+    (``open_``), check it is the root's, ``sign`` with it (which verifies what it signed against
+    the root), close it, then ``on_signed`` (the record: no signal cuts in between the signature
+    and it). Returns what ``sign`` returned; the lint after signing is the caller's, with the key
+    closed.
+
+    ``progress`` hears "sign" once the key is open and "drop" once it is closed. Opening and
+    using the key raise `KeyUnusable` when they fail; the checks after the signature and the
+    record keep their own types.
+    """
+    from byoroot_tui.core.interrupts import deferred
     from byoroot_tui.core.signer import check_signer_matches
 
-    signer = open_signer(ref, secret)
-    open_ = True
+    signer = open_()
+    open_now = True
 
     def drop() -> None:
-        nonlocal open_
-        if open_:
-            open_ = False
+        nonlocal open_now
+        if open_now:
+            open_now = False
             signer.close()
             progress("drop")
 
     try:
         with _key_fault():
-            check_signer_matches(signer, plan.root)  # sign_tbs checks again; a mismatch is the key's
+            check_signer_matches(signer, root)  # the signing step checks again; a mismatch is the key's
         progress("sign")
         with deferred():
             try:
-                signed = sign_tbs(plan, _KeyBlamed(signer))  # type: ignore[arg-type]
+                signed = sign(_KeyBlamed(signer))  # type: ignore[arg-type]
             finally:
                 drop()
             if on_signed is not None:
                 on_signed(signed)
     finally:
         drop()
-    return lint_signed(signed)
+    return signed
 
 
 def check_key(ref: KeyRef, root: RootCA, secret: bytearray | None) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -238,3 +239,268 @@ def record_issued(log_path: str | os.PathLike[str], record: IssuedRecord) -> Iss
         raise NotRecorded(
             f"the root key signed serial {record.serial} (SHA-256 {record.sha256}) but the station log could not "
             f"record it: {exc}; nothing was written to any medium and the certificate was discarded") from None
+
+
+# ----------------------------------------------------------------------------- revocations, CRLs, the ledger
+
+STATUSES = ("valid", "revoked", "expired", "refused")
+CRL_WARN_DAYS = 30  # warn when the last CRL's nextUpdate is closer than this
+
+
+def parse_time(text: object) -> datetime | None:
+    """A time as the log writes it (``2026-12-02T10:00:00Z``), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class RevokedRecord:
+    """A certificate the officers revoked, as its `revoked` entry holds it (no key was used)."""
+
+    serial: str
+    sha256: str  # of the certificate's DER
+    subject: str
+    reason: str  # RFC 5280 CRLReason name, camelCase (core.crl.REASONS)
+    revocation_date: str  # ISO 8601 UTC, seconds
+    officers: list[str]
+    time: str = ""
+
+    def log_fields(self) -> dict[str, object]:
+        return {"serial": self.serial, "sha256": self.sha256, "subject": self.subject, "reason": self.reason,
+                "revocation_date": self.revocation_date, "officers": self.officers}
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> RevokedRecord:
+        def text(key: str) -> str:
+            value = entry.get(key, "")
+            return safe_text(value) if isinstance(value, str) else ""
+
+        officers = entry.get("officers")
+        return cls(serial=text("serial"), sha256=text("sha256"), subject=text("subject"), reason=text("reason"),
+                   revocation_date=text("revocation_date"),
+                   officers=[safe_text(o) for o in officers if isinstance(o, str)] if isinstance(officers, list) else [],
+                   time=text("time"))
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.log_fields(), "time": self.time}
+
+
+def revoked_entries(entries: list[dict[str, Any]]) -> list[RevokedRecord]:
+    """Every `revoked` entry, in log order."""
+    return [RevokedRecord.from_entry(e) for e in entries if e.get("event") == "revoked"]
+
+
+@dataclass(frozen=True)
+class CrlSummary:
+    """A CRL the root signed, as its `crl_issued` entry holds it (what the ledger needs)."""
+
+    number: int
+    sha256: str
+    this_update: str
+    next_update: str
+    serials: tuple[str, ...]  # the revoked certificates it lists
+    time: str
+
+
+def _crl_number(entry: dict[str, Any]) -> int | None:
+    number = entry.get("crl_number")
+    return number if isinstance(number, int) and not isinstance(number, bool) and number > 0 else None
+
+
+def highest_crl_number(entries: list[dict[str, Any]]) -> int:
+    """The highest CRL number the log names (a planned one too: `crl_signing`), 0 if none. A
+    CRL number is never used twice, even for a CRL that was planned and never recorded."""
+    numbers = [_crl_number(e) for e in entries if e.get("event") in ("crl_signing", "crl_issued")]
+    return max([n for n in numbers if n is not None], default=0)
+
+
+def issued_crls(entries: list[dict[str, Any]]) -> list[CrlSummary]:
+    """Every CRL the root signed and that was not refused after signing (the lint), in log order."""
+    refused = {e.get("sha256") for e in entries if e.get("event") == "refused" and "crl_number" in e}
+    out = []
+    for e in entries:
+        number = _crl_number(e)
+        if e.get("event") != "crl_issued" or number is None or e.get("sha256") in refused:
+            continue
+        listed = e.get("entries")
+        serials = tuple(str(x.get("serial", "")).lower() for x in listed if isinstance(x, dict)) \
+            if isinstance(listed, list) else ()
+        out.append(CrlSummary(number=number, sha256=safe_text(str(e.get("sha256", ""))),
+                              this_update=safe_text(str(e.get("this_update", ""))),
+                              next_update=safe_text(str(e.get("next_update", ""))), serials=serials,
+                              time=safe_text(str(e.get("time", "")))))
+    return out
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One certificate the root issued, and where it stands."""
+
+    serial: str
+    subject: str
+    not_before: str
+    not_after: str
+    sha256: str
+    status: str  # valid | revoked | expired | refused (signed, then refused by the lint after signing: never exported)
+    expired: bool  # notAfter is past (a revoked certificate may be expired too)
+    revoked_at: str | None = None
+    reason: str | None = None
+    on_crl: int | None = None  # the number of the first signed CRL that lists it (revoked only)
+    root_sha256: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"serial": self.serial, "subject": self.subject, "not_before": self.not_before,
+                "not_after": self.not_after, "sha256": self.sha256, "status": self.status, "expired": self.expired,
+                "revoked_at": self.revoked_at, "reason": self.reason, "on_crl": self.on_crl,
+                "root_sha256": self.root_sha256}
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Everything `byoroot ledger` shows: a row per issued certificate, the CRLs, the warnings."""
+
+    rows: list[LedgerRow]
+    crls: list[CrlSummary]
+    warnings: list[str]
+
+    @property
+    def last_crl(self) -> CrlSummary | None:
+        return max(self.crls, key=lambda c: c.number, default=None)
+
+    def as_dict(self) -> dict[str, object]:
+        last = self.last_crl
+        return {"certificates": [r.as_dict() for r in self.rows],
+                "last_crl": None if last is None else {"number": last.number, "sha256": last.sha256,
+                                                       "this_update": last.this_update, "next_update": last.next_update,
+                                                       "serials": list(last.serials)},
+                "warnings": self.warnings}
+
+
+def read_ledger(log_path: str | os.PathLike[str], now: datetime | None = None) -> Ledger:
+    """The ledger from the station log (read once; a damaged log is refused)."""
+    return ledger_from_entries(read_entries(log_path), now)
+
+
+def ledger_rows(log_path: str | os.PathLike[str], now: datetime | None = None) -> list[LedgerRow]:
+    return read_ledger(log_path, now).rows
+
+
+def ledger_warnings(log_path: str | os.PathLike[str], now: datetime | None = None) -> list[str]:
+    return read_ledger(log_path, now).warnings
+
+
+def ledger_from_entries(entries: list[dict[str, Any]], now: datetime | None = None) -> Ledger:
+    from byoroot_tui.core.root import utcnow
+
+    now = now or utcnow()
+    refused_certs = {e.get("sha256") for e in entries if e.get("event") == "refused" and "crl_number" not in e}
+    revoked = {r.serial.lower(): r for r in reversed(revoked_entries(entries))}  # the first revocation counts
+    crls = issued_crls(entries)
+    rows = []
+    for e in issued_entries(entries):
+        def text(key: str) -> str:
+            value = e.get(key, "")
+            return safe_text(value) if isinstance(value, str) else ""
+
+        serial = text("serial").lower()
+        not_after = parse_time(e.get("not_after"))
+        expired = not_after is not None and not_after <= now
+        rev = revoked.get(serial)
+        on_crl = next((c.number for c in sorted(crls, key=lambda c: c.number) if serial in c.serials), None)
+        if e.get("sha256") in refused_certs:
+            status = "refused"
+        elif rev is not None:
+            status = "revoked"
+        elif expired:
+            status = "expired"
+        else:
+            status = "valid"
+        rows.append(LedgerRow(serial=serial, subject=text("subject"), not_before=text("not_before"),
+                              not_after=text("not_after"), sha256=text("sha256"), status=status, expired=expired,
+                              revoked_at=rev.revocation_date if rev else None, reason=rev.reason if rev else None,
+                              on_crl=on_crl if rev else None, root_sha256=text("root_sha256")))
+    return Ledger(rows, crls, _warnings(rows, crls, now))
+
+
+def _warnings(rows: list[LedgerRow], crls: list[CrlSummary], now: datetime) -> list[str]:
+    warnings = []
+    last = max(crls, key=lambda c: c.number, default=None)
+    if last is None:
+        if any(r.status != "refused" for r in rows):
+            warnings.append("no CRL has been issued yet: relying parties that check revocation of the intermediates "
+                            "find none; hold the CRL ceremony (`byoroot crl`) and publish root.crl")
+    else:
+        next_update = parse_time(last.next_update)
+        if next_update is not None and next_update <= now:
+            warnings.append(f"the last CRL (number {last.number}) expired at its nextUpdate {last.next_update}: "
+                            "relying parties that check revocation reject the intermediates; hold the CRL ceremony now")
+        elif next_update is not None and next_update - now < timedelta(days=CRL_WARN_DAYS):
+            days = (next_update - now).days
+            warnings.append(f"the last CRL (number {last.number}) expires at its nextUpdate {last.next_update}, "
+                            f"in {days} day{'' if days == 1 else 's'}: hold the CRL ceremony and publish the new "
+                            "root.crl before then")
+    for r in rows:
+        if r.status == "revoked" and r.on_crl is None:
+            warnings.append(f"serial {r.serial} was revoked at {r.revoked_at} ({r.reason}) but is on no signed CRL "
+                            "yet: hold the CRL ceremony (`byoroot crl`) within 24 hours of the revocation (BRs 4.9.7) "
+                            "and publish root.crl")
+    return warnings
+
+
+def sign_and_record(plan: Plan, ref: Any, secret: bytearray | None, officers: list[str], csr_file: str,
+                    log_path: str | os.PathLike[str], refusal_fields: dict[str, object],
+                    progress: Any = lambda stage: None) -> tuple[Issued, IssuedRecord]:
+    """The record-first signing of a planned certificate, as the app runs it: the `signing`
+    entry before the key opens, the signature (`keyref.sign_with_key`), the `issued` entry
+    with the certificate right after it verifies and before the lint after signing and any
+    write. The secret is wiped.
+
+    A refusal is logged as `refused` (with ``refusal_fields``) and raised with its own type
+    (`KeyUnusable` when the key could not be used); a refusal after the `issued` entry raises
+    `SignedNotExported`, saying the certificate is in the log. A log that cannot take an entry
+    raises (`LogRefused`, `NotRecorded`) without a second attempt to log."""
+    from byoroot_tui.core.errors import LogRefused, SignedNotExported
+    from byoroot_tui.core.keyref import sign_with_key
+    from byoroot_tui.core.secretbuf import wipe
+    from byoroot_tui.core.stationlog import append_event
+
+    try:
+        record_signing(log_path, plan, officers, csr_file)
+    except ByorootError as exc:
+        wipe(secret)
+        raise LogRefused(f"the station log could not record the signing: {exc}") from None
+    recorded: list[IssuedRecord] = []
+
+    def on_signed(signed: SignedCertificate) -> None:
+        recorded.append(record_issued(log_path, IssuedRecord.from_signed(signed, officers, csr_file)))
+
+    from byoroot_tui.core.interrupts import Interrupted
+
+    try:
+        issued = sign_with_key(ref, secret, plan, progress, on_signed)
+    except (NotRecorded, LogRefused):
+        raise
+    except (ByorootError, Interrupted) as exc:
+        fields = {**refusal_fields, "serial": plan.serial_hex}  # the plan the signing entry named
+        if isinstance(exc, ByorootError):
+            reason = str(exc)
+        elif recorded:
+            reason = f"interrupted by {exc.name} after signing, before anything was written"
+        else:
+            reason = f"interrupted by {exc.name} while the root key was open: no certificate was issued or written"
+        if recorded:  # signed and on the log, then refused by the lint after signing
+            reason = f"{reason}; the certificate (serial {recorded[0].serial}) is in the station log but was not exported"
+            fields.update(serial=recorded[0].serial, sha256=recorded[0].sha256)
+        try:
+            append_event(log_path, "refused", {**fields, "reason": reason})
+        except ByorootError as log_exc:
+            reason = f"{reason} (and the station log could not record it: {log_exc})"
+        if recorded:
+            raise SignedNotExported(reason) from None
+        raise (type(exc)(reason) if isinstance(exc, ByorootError) else ByorootError(reason)) from None
+    return issued, recorded[0]

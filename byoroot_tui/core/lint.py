@@ -274,3 +274,83 @@ def _ask_helper(cert_der: bytes, issuer_der: bytes, check_signature: bool, cabf_
     except (KeyError, TypeError, AttributeError):
         helper.broken = True  # not a reply we understand: lint here
         return None
+
+
+# ----------------------------------------------------------------------------- CRLs
+
+CRL_CHECKS = ("RFC 5280 CRL (pkilint lint_crl -t CRL -p PKIX)", "CA/B Forum BRs ARL (pkilint lint_crl -t ARL -p BR)")
+
+
+@lru_cache(maxsize=2)
+def _crl_validator(br_arl: bool) -> Any:
+    """The validators of pkilint's `lint_crl`: ``-t CRL -p PKIX``, or ``-t ARL -p BR`` (the BR
+    reason-code allowlist and the 365-day validity of an ARL added)."""
+    from pkilint import pkix
+    from pkilint.cabf import cabf_crl
+    from pkilint.pkix import crl, extension, name
+
+    validity_extra: list[Any] = []
+    doc_extra: list[Any] = []
+    if br_arl:
+        kind = crl.CertificateRevocationListType.ARL
+        doc_extra.append(cabf_crl.CabfCrlReasonCodeAllowlistValidator(kind))
+        validity_extra.append(cabf_crl.create_validity_period_validator(kind))
+    return crl.create_pkix_crl_validator_container(
+        [pkix.create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
+         pkix.create_extension_decoder(extension.EXTENSION_MAPPINGS)],
+        [crl.create_issuer_validator_container([]),
+         crl.create_validity_validator_container(validity_extra),
+         crl.create_extensions_validator_container([])] + doc_extra,
+    )
+
+
+def lint_crl(crl_der: bytes) -> LintReport:
+    """Lint a CRL the root issues about its subordinate CAs (an ARL) as pkilint's `lint_crl` does,
+    twice: RFC 5280 (``-t CRL -p PKIX``) and the CA/B Forum BRs for an ARL (``-t ARL -p BR``).
+    Any finding at WARNING or above makes the report not clean. The signature is not checked
+    here (the caller verifies it with the root's key). Inside `lintproc.helper()` the helper
+    process lints, as for certificates."""
+    answer = _ask_helper_crl(crl_der)
+    if answer is not None:
+        return answer
+    try:
+        from pkilint import loader
+
+        findings: list[LintFinding] = []
+        for br_arl in (False, True):
+            doc = loader.RFC5280CertificateListDocumentLoader().load_der_document(crl_der, "crl")
+            findings += _collect(_crl_validator(br_arl).validate(doc.root))
+    except ByorootError:
+        raise
+    except Exception as exc:
+        raise PolicyRefused(f"refused: the linter could not process the CRL ({type(exc).__name__})") from None
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for f in findings:  # the two passes share the RFC 5280 validators: a finding of both is one finding
+        key = (f.severity, f.code, f.where)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return LintReport(tuple(unique), CRL_CHECKS)
+
+
+def _ask_helper_crl(crl_der: bytes) -> LintReport | None:
+    import base64
+
+    from byoroot_tui.core import lintproc
+
+    helper = lintproc.current()
+    if helper is None:
+        return None
+    reply = helper.ask({"crl": base64.b64encode(crl_der).decode()})
+    try:
+        if reply is None:
+            return None
+        if set(reply) == {"refused"}:
+            raise PolicyRefused(str(reply["refused"]))
+        if set(reply) == {"error"}:
+            raise ByorootError(str(reply["error"]))
+        return LintReport.from_dict(reply["report"])
+    except (KeyError, TypeError, AttributeError):
+        helper.broken = True
+        return None

@@ -5,7 +5,7 @@ and none of it needs the CSR, the root or the key. `helper()` forks a child at t
 command, before any key, passphrase or PIN has been read: the child imports pkilint and builds
 its validators while the parent imports cryptography, reads the CSR and the root and builds the
 certificate; then `lint.lint` sends the child the certificate and the issuer (public data only)
-and gets the report back.
+and gets the report back (`lint.lint_crl` a CRL, for `byoroot crl`).
 
 It only saves time. The child lints with the same `lint.lint` code the parent would run, and
 whenever it cannot answer (no fork, the child died, a broken pipe, a reply that does not parse)
@@ -160,10 +160,13 @@ def _serve(req_fd: int, rep_fd: int) -> None:
         except EOFError:
             return
         try:
-            report = lint.lint(
-                base64.b64decode(request["cert"]), base64.b64decode(request["issuer"]),
-                check_signature=bool(request["check_signature"]), cabf_type=request["cabf_type"],
-            )
+            if "crl" in request:  # a CRL (core.lint.lint_crl)
+                report = lint.lint_crl(base64.b64decode(request["crl"]))
+            else:
+                report = lint.lint(
+                    base64.b64decode(request["cert"]), base64.b64decode(request["issuer"]),
+                    check_signature=bool(request["check_signature"]), cabf_type=request["cabf_type"],
+                )
             reply: dict[str, Any] = {"report": report.as_dict()}
         except PolicyRefused as exc:
             reply = {"refused": str(exc)}

@@ -231,12 +231,13 @@ def check_export_targets(directory: str | os.PathLike[str], overwrite: bool = Fa
 
 
 def preflight(directory: str | os.PathLike[str], log_path: str | os.PathLike[str] | None,
-              overwrite: bool = False) -> list[str]:
+              overwrite: bool = False, names: tuple[str, ...] = EXPORT_NAMES) -> list[str]:
     """Everything about the output and the log that can be checked before the key is touched.
 
     The station log is a regular file holding an intact chain (or can be created) and can be
     appended to; the folder exists and takes new files (an exclusive probe file, removed again);
-    none of the files is in the way (unless ``overwrite``). Temp files of ours left there by a
+    none of the files (``names``: the certificate's four, or the CRL's) is in the way (unless
+    ``overwrite``). Temp files of ours left there by a
     killed export are removed first; returns what was done about them, one sentence each.
     """
     from byoroot_tui.core.errors import LogRefused
@@ -245,16 +246,17 @@ def preflight(directory: str | os.PathLike[str], log_path: str | os.PathLike[str
     folder = Path(directory)
     if log_path is not None:
         log_real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(log_path))), os.path.basename(log_path))
-        for name in EXPORT_NAMES:
+        for name in names:
             if log_real == os.path.join(os.path.realpath(folder), name):
                 raise LogRefused(f"the station log {safe_text(str(log_path))!r} would be {name}, one of the files "
                                  "the export writes; keep the log apart from the output folder's files")
         check_appendable(log_path)
     if not folder.is_dir():
         raise ExportFailed(f"cannot write to {safe_text(str(folder))!r}: not an existing folder")
-    notes = clean_stale(folder, EXPORT_NAMES)
+    notes = clean_stale(folder, names)
     probe_folder(folder)
-    check_export_targets(folder, overwrite)
+    for name in names:
+        check_writable_target(folder, name, overwrite)
     return notes
 
 

@@ -10,6 +10,7 @@ exact text). Dates inside the PDF are the sheet's own, so the same facts give th
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from byoroot_tui.core.fingerprint import grouped_hex, pgp_words, qr_matrix
 from byoroot_tui.core.ledger import IssuedRecord
@@ -177,4 +178,121 @@ def render_pdf(
             pdf.cell(30, 4, "Date", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     else:
         line("Not recorded for this certificate (no two-officer review on record).", size=9)
+    return bytes(pdf.output())
+
+
+def render_crl_pdf(
+    rec: object,
+    *,
+    log_head: str | None,
+    crl_path: str,
+    when: datetime,
+    host: str,
+    software: str | None = None,
+    paper: str = "a4",
+) -> bytes:
+    """The CRL ceremony sheet as a PDF (``rec`` is a core.crl.CrlRecord): the same facts as the
+    text sheet, the fingerprint block and QR never split across pages."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    fmt = PAPERS.get(paper.lower())
+    if fmt is None:
+        from byoroot_tui.core.errors import InputRefused
+
+        raise InputRefused(f"unknown paper {paper!r}: a4 or letter")
+    r: Any = rec
+    pdf = FPDF(orientation="portrait", unit="mm", format=fmt)
+    pdf.set_creation_date(when)
+    pdf.set_title("Offline root CA key ceremony record: root CRL")
+    pdf.set_creator("byoroot")
+    pdf.set_margins(18, 16, 18)
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def line(text: str, size: float = 10, style: str = "", h: float = 5.0) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, h, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def field(label: str, value: str, mono: bool = False) -> None:
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.cell(42, 5, latin1(label), new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.set_font("Courier" if mono else "Helvetica", "", 9)
+        pdf.multi_cell(width - 42, 5, latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def section(title: str) -> None:
+        pdf.ln(2)
+        pdf.set_draw_color(120)
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
+        pdf.ln(1.5)
+        line(title, size=10, style="B")
+
+    line("OFFLINE ROOT CA KEY CEREMONY RECORD", size=15, style="B", h=8)
+    line("root CRL issued", size=11, h=6)
+    pdf.ln(1)
+    field("Date (UTC):", iso(when))
+    field("Station:", host)
+    if software:
+        field("Software:", software)
+    field("CRL file:", crl_path)
+    if r.time:
+        field("Signed (UTC):", r.time)
+    section("ROOT (ISSUER)")
+    field("Subject:", r.root_subject)
+    field("Certificate SHA-256:", grouped_hex(r.root_sha256, per_line=8), mono=True)
+    section("CERTIFICATE REVOCATION LIST")
+    field("CRL number:", str(r.number), mono=True)
+    field("thisUpdate:", r.this_update)
+    field("nextUpdate:", r.next_update)
+    field("Signature:", r.signature_algorithm)
+    field("Revoked:", f"{len(r.entries)} certificate{'' if len(r.entries) == 1 else 's'}")
+    for e in r.entries:
+        field("  Serial:", e.get("serial", ""), mono=True)
+        field("    Subject:", e.get("subject", ""))
+        field("    Reason:", e.get("reason", ""))
+        field("    Revoked (UTC):", e.get("revocation_date", ""))
+
+    matrix = qr_matrix(r.sha256)
+    module = 1.4
+    qr_size = len(matrix) * module
+    if pdf.get_y() + 8 + 2 * 7 + 6 + 4 * 5.5 + 4 + qr_size + 6 > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    section("SHA-256 FINGERPRINT OF root.crl (DER)")
+    pdf.set_font("Courier", "B", 13)
+    for row in grouped_hex(r.sha256, per_line=8).split("\n"):
+        pdf.cell(width, 7, row, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    line("as PGP words (read aloud in order):", size=9, h=6)
+    words = pgp_words(r.sha256)
+    pdf.set_font("Courier", "", 9.5)
+    for i in range(0, len(words), 8):
+        pdf.cell(width, 5.5, f"{i + 1:>2}-{i + 8:<2} " + " ".join(words[i : i + 8]), new_x=XPos.LMARGIN,
+                 new_y=YPos.NEXT)
+    pdf.ln(4)
+    x0, y0 = pdf.l_margin + (width - qr_size) / 2, pdf.get_y()
+    pdf.set_fill_color(0)
+    for y, row in enumerate(matrix):
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                pdf.rect(x0 + start * module, y0 + y * module, (c - start) * module, module, style="F")
+            else:
+                c += 1
+    pdf.set_y(y0 + qr_size + 2)
+    field("Station log head:", grouped_hex(log_head, per_line=8) if log_head else "(no station log)", mono=True)
+    names = [n for n in r.officers if n.strip()]
+    if pdf.get_y() + 30 + 22 * len(names) > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    section("OFFICERS")
+    line("I reviewed the CRL above before it was signed: its number, dates and every revoked certificate.", size=9)
+    for number, name in enumerate(names, start=1):
+        pdf.ln(5)
+        field(f"Officer {number}:", name)
+        pdf.ln(7)
+        y = pdf.get_y()
+        pdf.line(pdf.l_margin + 42, y, pdf.l_margin + 42 + 80, y)
+        pdf.line(pdf.l_margin + 130, y, pdf.l_margin + width, y)
     return bytes(pdf.output())

@@ -22,7 +22,9 @@ from byoroot_tui.core.root import iso, utcnow
 from byoroot_tui.core.text import safe_text
 
 GENESIS = hashlib.sha256(b"byoroot station log v1").hexdigest()
-EVENTS = ("signing", "issued", "exported", "export_failed", "refused")
+# revoked: a certificate revoked (no key); crl_signing / crl_issued: the root CRL ceremony's plan and
+# the signed CRL itself, recorded as signing / issued are for a certificate
+EVENTS = ("signing", "issued", "exported", "export_failed", "refused", "revoked", "crl_signing", "crl_issued")
 MAX_LINE = 4 * 1024 * 1024  # an issued entry holds its certificate (a CSR file is at most 1 MiB)
 
 
