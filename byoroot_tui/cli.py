@@ -697,10 +697,9 @@ def _cmd_crl(args: argparse.Namespace) -> int:
         rec = state.record
         if rec is not None:  # signed and recorded, then refused by the lint after signing
             raise _logged_refusal(exc, log_path, {**facts, "sha256": rec.sha256}) from None
-        if state.signing_logged and "nothing" not in str(exc):
-            exc = ByorootError(f"{exc}; no CRL was issued or written")
-        elif "nothing" not in str(exc):
-            exc = ByorootError(f"{exc}; nothing was signed or written")
+        if "nothing" not in str(exc):  # the same kind of error (TargetExists: main adds "use --force")
+            exc = type(exc)(f"{exc}; " + ("no CRL was issued or written" if state.signing_logged
+                                         else "nothing was signed or written"))
         raise _logged_refusal(exc, log_path, facts) from None
 
     for note in exported.notes:
