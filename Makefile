@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bundle bench bench-tui bench-media screenshots clean
+.PHONY: demo test bundle bench bench-crl bench-tui bench-media screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ bundle: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/sign_bench.py
+
+# `byoroot crl` (every check) against `openssl ca -gencrl`, and against openssl + pkilint's lint_crl by hand.
+bench-crl: $(STAMP)
+	$(BIN)/python bench/crl_bench.py
 
 # The app's speed and memory against issue #7's goals (PASS/MISS): cold start vs a bare Textual app,
 # key press to repaint per screen, SIGN to fingerprint, peak RSS of a whole ceremony. 3–4 minutes.
