@@ -358,3 +358,94 @@ def test_crl_signed_by_a_root_key_in_softhsm(hsm: SoftHsm, tmp_path: Path) -> No
                 "--pin-file", pins, "--pkcs11-module", hsm.module, *OFFICERS, "--log", log, "--out", out2)
     assert p.returncode == 1 and b"does not match" in p.stderr, p.stderr
     assert list(out2.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- other root keys, signals
+
+
+@pytest.mark.parametrize("kind,hash_name", [("p256", "sha256"), ("p521", "sha512"), ("rsa3072", "sha512"),
+                                            ("ed25519", None)])
+def test_other_root_key_types(tmp_path: Path, cli, kind: str, hash_name: str | None) -> None:  # type: ignore[no-untyped-def]
+    station = Station(tmp_path, cli, root_kind=kind)
+    assert station.revoke(reason="cessationOfOperation").rc == 0
+    r = station.crl()
+    assert r.rc == 0, r.err
+    crl = station.load_crl()
+    algorithm = crl.signature_hash_algorithm
+    assert (algorithm.name if algorithm else None) == hash_name
+    v = run(tool("openssl", "openssl"), "verify", "-crl_check", "-CAfile", station.c.root_cert, "-CRLfile",
+            station.out / "root.crl.pem", station.c.cert_path)
+    assert "certificate revoked" in v.stdout + v.stderr, v.stdout + v.stderr
+    for kind_, profile in (("ARL", "BR"), ("CRL", "PKIX")):
+        v = run(tool("lint_crl", "pkilint"), "lint", "-t", kind_, "-p", profile, station.out / "root.crl")
+        assert v.returncode == 0 and v.stdout.strip() == "", v.stdout
+
+
+def test_a_signal_after_signing_says_what_is_where(station: Station, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM between the `crl_issued` entry and the files: nothing on the medium, the CRL in the
+    log, `export_failed` logged, and the line names `export-crl`."""
+    import signal
+
+    from byoroot_tui.core import crl as crl_module
+    from byoroot_tui.core.interrupts import Interrupted
+
+    real = crl_module.sign_crl
+
+    def sign_then_signal(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real(*args, **kwargs)
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(crl_module, "sign_crl", sign_then_signal)
+    r = station.crl()
+    f.assert_refusal(r, "interrupted by SIGTERM after signing", "signed and in the station log but not written",
+                     "byoroot export-crl 1")
+    assert list(station.out.iterdir()) == []
+    assert [e["event"] for e in events(station.log)[-3:]] == ["crl_signing", "crl_issued", "export_failed"]
+
+
+def test_a_signal_before_the_key_says_nothing_was_signed(station: Station, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from byoroot_tui.core import crl as crl_module
+    from byoroot_tui.core.interrupts import Interrupted
+
+    def plan_then_signal(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(crl_module, "plan_crl", plan_then_signal)
+    r = station.crl()
+    f.assert_refusal(r, "interrupted by SIGINT before the root key was used: nothing was signed or written")
+    assert list(station.out.iterdir()) == []
+    assert events(station.log)[-1]["event"] == "refused"
+
+
+def test_the_core_api_the_app_calls(station: Station, tmp_path: Path) -> None:
+    """What the app's worker thread calls: revoke, plan_crl (the review's facts), sign_crl with a
+    KeyRef and the typed passphrase (wiped; progress heard), export_crl; and find_crl + export_crl
+    again (a retry or a copy) gives the same bytes."""
+    from byoroot_tui.core.crl import export_crl, find_crl, plan_crl, revoke, sign_crl
+    from byoroot_tui.core.keyref import KeyFile
+    from byoroot_tui.core.root import load_root
+
+    rec = revoke(station.log, station.serial, "affiliation-changed", ["Alice Martin", "Bob Okafor"])
+    assert (rec.serial, rec.reason) == (station.serial, "affiliationChanged")
+    key_file = tmp_path / "root-encrypted.key"
+    key_file.write_bytes(f.key_bytes(station.c.root_key_obj, password=b"correct horse"))
+    root = load_root(station.c.root_cert)
+    plan = plan_crl(root, station.log, next_update_days=90)
+    facts = plan.as_dict()
+    assert facts["crl_number"] == 1 and facts["entries"][0]["serial"] == station.serial  # type: ignore[index]
+    assert facts["lint"]["clean"] is True  # type: ignore[index]
+    secret = bytearray(b"correct horse")
+    heard: list[str] = []
+    issued = sign_crl(plan, KeyFile(key_file), ["Alice Martin", "Bob Okafor"], station.log, secret=secret,
+                      progress=heard.append)
+    assert secret == bytearray(len(secret)) and heard == ["sign", "drop"]
+    exported = export_crl(issued.record, station.out, log_path=station.log)
+    assert [p.name for p in exported.files] == ["root.crl", "root.crl.pem", "root-crl-fingerprint.png",
+                                                "crl-ceremony-record.txt", "crl-ceremony-record.pdf"]
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    again = export_crl(find_crl(station.log), copy, log_path=station.log)
+    assert (copy / "root.crl").read_bytes() == (station.out / "root.crl").read_bytes() == issued.der
+    assert again.log_head != exported.log_head

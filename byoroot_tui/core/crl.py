@@ -453,9 +453,15 @@ def sign_crl(plan: CrlPlan, key: KeySource, officers: list[str], log_path: str |
     from byoroot_tui.core.officers import check_two_officers
     from byoroot_tui.core.stationlog import append_entry, append_event
 
+    from byoroot_tui.core.secretbuf import wipe
+
     state = state or CrlProgress()
-    officers = check_two_officers(officers, "the CRL ceremony")
-    append_event(log_path, "crl_signing", plan_fields(plan, officers))  # the record comes first
+    try:  # the secret is wiped whatever happens, even when the key is never opened
+        officers = check_two_officers(officers, "the CRL ceremony")
+        append_event(log_path, "crl_signing", plan_fields(plan, officers))  # the record comes first
+    except BaseException:
+        wipe(secret)
+        raise
     state.signing_logged = True
     opener = key if callable(key) else (lambda: open_signer(key, secret))  # type: ignore[arg-type]
 
