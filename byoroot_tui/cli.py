@@ -829,9 +829,10 @@ def _run_tui(**kwargs: Any) -> int:
         return 2
     for name in UNSAFE_TEXTUAL_ENV:
         os.environ.pop(name, None)
+    gc.enable()  # the app runs for as long as the ceremony, with the interpreter's own collection (see main)
     from byoroot_tui.ui.app import make_app  # Textual is imported only here
 
-    app = make_app(**kwargs)  # (automatic garbage collection is off: see main)
+    app = make_app(**kwargs)
     rc = app.run()
     if isinstance(rc, int):
         return rc
@@ -983,9 +984,9 @@ def main(argv: list[str] | None = None) -> int:
     """`byoroot`, with automatic garbage collection off. A command is short and its input is
     capped; what it allocates (the crypto stack, pkilint and its ASN.1 objects; for the app,
     Textual and the first screen) mostly lives until it ends, and collections over it were 5-8 %
-    of `byoroot sign` (paired runs of the real command) and ~30 ms of the app's imports. The app
-    collects in idle moments once it has started (ByorootApp._collect_in_idle_moments). The
-    collector is given back when main returns.
+    of `byoroot sign` (paired runs of the real command). The app, which runs for as long as a
+    ceremony, turns it back on before it starts (`_run_tui`). The collector is given back when
+    main returns.
 
     First of all the process is hardened (core/harden.py): no core dump (RLIMIT_CORE 0, soft and
     hard) and, on Linux, not dumpable, before any key, passphrase or PIN is read."""

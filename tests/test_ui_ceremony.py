@@ -108,7 +108,7 @@ def test_whole_ceremony_to_a_verified_certificate(demo, size: tuple[int, int], t
         assert "ISSUED AND WRITTEN" in text
         assert grouped(fp, 4, 8)[0] in text  # grouped hex on screen
         assert app.screen.query_one(QrCode).payload == fp  # QR of the lowercase hex
-        assert app.passphrase_input().value == ""  # cleared after signing
+        assert app.flow.passphrase_input().value == ""  # cleared after signing
         await pilot.press("c")  # copy: no clipboard here, a calm message instead
         await pilot.pause()
         assert app._clipboard == fp  # offered to the terminal (OSC 52)
@@ -216,7 +216,7 @@ def test_going_back_keeps_everything_entered(demo) -> None:  # type: ignore[no-u
         for step in ("root", "profile", "preview", "media"):
             await pilot.press("escape")
             await drive.wait_for(pilot, lambda s=step: drive.step_of(app) == s, step)
-        assert app.passphrase_input().value == PASSPHRASE  # still typed (masked)
+        assert app.flow.passphrase_input().value == PASSPHRASE  # still typed (masked)
         for step in ("preview", "profile", "root", "review"):
             await pilot.press("ctrl+n")
             await drive.wait_for(pilot, lambda s=step: drive.step_of(app) == s, step)
@@ -241,7 +241,7 @@ def test_changing_the_csr_after_review_needs_new_confirmations(demo) -> None:  #
         await drive.confirm_officers(pilot, app)
         assert c.sign_blocker() is None
         drive.write_csr(m.stick / "replacement.csr", "Replacement CA")
-        app.choose_csr(m.stick / "replacement.csr")
+        app.flow.choose_csr(m.stick / "replacement.csr")
         await drive.wait_for(pilot, lambda: c.csr is not None, "the new CSR")
         assert c.officer1 is None and c.officer2 is None and c.plan is None
 
@@ -290,6 +290,7 @@ def test_media_list_follows_sticks_coming_and_going(tmp_path: Path) -> None:
     app = make_app(services=services(discover=lambda roots: list(present), poll_interval=0.05))
 
     async def script(pilot: Any) -> None:
+        await drive.choose_kind(pilot, app)  # no CSR on any medium yet: the app asks which ceremony first
         options = app.screen.query_one("#media-list", OptionList)
         await drive.wait_for(pilot, lambda: options.option_count == 1, "one medium")
         present.extend(folder_media([b]))  # a stick is plugged in

@@ -87,8 +87,8 @@ def test_whole_ceremony_with_the_root_key_in_softhsm(hsm: SoftHsm, tmp_path: Pat
         await drive.sign(pilot, app)
         assert c.written is not None, c.write_error
         seen["result"] = drive.screen_text(app)
-        assert app.screen.app.passphrase_input("hsm") is not None
-        assert app.passphrase_input("hsm").value == ""  # the PIN is not kept after signing
+        assert app.screen.app.flow.passphrase_input("hsm") is not None
+        assert app.flow.passphrase_input("hsm").value == ""  # the PIN is not kept after signing
 
     run(app, size, script)
     assert PIN not in seen["root"] and PIN not in seen["result"]

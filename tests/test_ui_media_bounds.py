@@ -112,6 +112,7 @@ def test_big_medium_keys_work_while_the_search_runs_and_the_deep_csr_is_reachabl
     app = make_app_for([m])
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         c = app.ceremony
         await drive.wait_for(pilot, gate.held.is_set, "the search to be under way")
         screen = screen_of(app)
@@ -174,6 +175,7 @@ def test_medium_pulled_during_the_search_cancels_it(tmp_path: Path, gate: Gate) 
     app = make_app_for([], discover=lambda roots: list(present), poll_interval=0.05)
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         await drive.wait_for(pilot, gate.held.is_set, "the search to be under way")
         screen = screen_of(app)
         search = screen.search_run
@@ -206,6 +208,7 @@ def test_medium_vanishing_while_still_listed_stops_the_search_calmly(tmp_path: P
     app = make_app_for([], discover=lambda roots: folder_media([m]), poll_interval=0)
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         await drive.wait_for(pilot, gate.held.is_set, "the search to be under way")
         screen = screen_of(app)
         search = screen.search_run
@@ -235,6 +238,7 @@ def test_choosing_another_medium_or_leaving_the_screen_cancels_the_search(tmp_pa
     app = make_app(media_roots=[a, b], csr=b / "given.csr", services=services())  # B shown first: it holds the CSR
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         await drive.wait_for(pilot, gate.held.is_set, "B's search to be under way")
         screen = screen_of(app)
         first = screen.search_run
@@ -280,6 +284,7 @@ def test_search_stops_at_its_bound_and_says_so(tmp_path: Path, monkeypatch: pyte
     app = make_app_for([m])
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         await drive.wait_for(pilot, lambda: isinstance(app.screen, MediaScreen) and app.screen.search_run is not None
                              and app.screen.search_run.done.is_set(), "the search to end")
         result = screen_of(app).search_run.result
@@ -307,6 +312,7 @@ def test_a_big_folder_shows_a_page_at_a_time(tmp_path: Path, monkeypatch: pytest
     app = make_app_for([m])
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         c = app.ceremony
         tree = screen_of(app).query_one("#files", Tree)
         await drive.wait_for(pilot, lambda: c.csr_path == m / "zz-last.csr", "the CSR preselected")
@@ -342,6 +348,7 @@ def test_links_are_listed_never_followed(tmp_path: Path) -> None:
     app = make_app_for([m])
 
     async def script(pilot: Any) -> None:
+        await drive.to_media(pilot, app)  # no CSR near the top of any medium: the first screen asks which ceremony
         c = app.ceremony
         await drive.wait_for(pilot, lambda: c.csr_path == m / "own.csr", "the only real CSR preselected")
         assert drive.shows(app, "escape  (link, not followed)")

@@ -136,7 +136,7 @@ def test_wrong_passphrase_is_said_at_once_and_blocks(demo) -> None:  # type: ign
     async def script(pilot: Any) -> None:
         c = app.ceremony
         await drive.to_root(pilot, app)
-        await drive.wait_for(pilot, lambda: app.passphrase_needed and not app.key_check_running, "the first check (no passphrase yet)")
+        await drive.wait_for(pilot, lambda: app.flow.passphrase_needed and not app.flow.key_check_running, "the first check (no passphrase yet)")
         # an encrypted key asks for its passphrase: no red refusal before the officer could type one
         assert c.key_error is None and drive.shows(app, "the root key is encrypted: type its passphrase")
         assert not drive.shows(app, "no passphrase was given")
@@ -303,7 +303,7 @@ def test_write_failure_then_retry_and_another_folder_without_signing_again(demo,
         serial, fp = c.issued.plan.serial, c.issued.sha256
         seen.update(serial=serial, fp=fp)
         assert drive.shows(app, "NOT WRITTEN") and drive.shows(app, "the medium is read-only")
-        assert app.passphrase_input().value == ""  # signed: the passphrase is gone already
+        assert app.flow.passphrase_input().value == ""  # signed: the passphrase is gone already
         assert os.listdir(tmpfs) == []  # nothing partial left
 
         await pilot.press("r")  # retry: still read-only

@@ -1,14 +1,10 @@
-"""How a step shows: drawn ahead of time, restyled only when something app-wide changed, fields
-redrawn only when what they show changed (docs/DESIGN.md, "Step switches"). Each is a shortcut
-past Textual's own redrawing; each test here checks that the officers still see what the
-ceremony holds now, never a stale drawing. Last, garbage is collected in idle moments.
+"""How a step shows: a step shown again shows what the ceremony holds now (and the theme of
+now), never a stale drawing; a field (Readout) is redrawn only when what it shows changed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +28,12 @@ def shipped_profiles_app(tmp_path: Path) -> Any:
 
 async def ready(pilot: Any, app: Any) -> None:
     await drive.wait_for(pilot, lambda: drive.csr_checked(app), "the CSR check")
-    await drive.wait_for(pilot, lambda: app._warm, "the warm-up", timeout=30)
 
 
 async def go(pilot: Any, app: Any, key: str, step: str) -> None:
     await pilot.press(key)
     await drive.wait_for(pilot, lambda: drive.step_of(app) == step, f"the {step} step")
     await pilot.pause(0.2)
-
-
-def test_a_step_built_ahead_is_laid_out_and_drawn_before_it_shows(tmp_path: Path) -> None:
-    app = shipped_profiles_app(tmp_path)
-
-    async def script(pilot: Any) -> None:
-        await ready(pilot, app)
-        preview = app.step_screen("preview")
-        await drive.wait_for(pilot, lambda: preview.is_mounted, "the CSR step composed ahead")
-        summary = preview.query_one("#csr-summary")
-        assert summary.size.height == 0  # composed, not laid out yet
-        await drive.wait_for(pilot, lambda: summary.size.height > 0 and summary._styles_cache._cache,
-                             "the CSR step laid out and drawn ahead")
-        assert app.current_step == "media"
-        await go(pilot, app, "ctrl+n", "preview")
-        assert drive.shows(app, "ACCEPTABLE")
-        assert drive.shows(app, "SHA-256 (DER)")
-
-    run(app, (100, 30), script)
 
 
 def test_a_step_shown_again_shows_what_changed_while_it_was_hidden(tmp_path: Path) -> None:
@@ -164,32 +140,3 @@ def test_a_readout_redraws_on_a_change_only() -> None:
             assert "[b]second[/b]" in drive.screen_text(app)  # type: ignore[arg-type]
 
     asyncio.run(script())
-
-
-# Garbage collection in idle moments --------------------------------------------------------------
-
-
-class Cycle:
-    def __init__(self) -> None:
-        self.me = self
-
-
-def test_garbage_is_collected_in_idle_moments_and_gc_is_restored_after(tmp_path: Path) -> None:
-    before = (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count())
-    app = shipped_profiles_app(tmp_path)
-
-    async def script(pilot: Any) -> None:
-        await ready(pilot, app)
-        await drive.wait_for(pilot, lambda: not gc.isenabled(), "automatic collection off after the warm-up")
-        await pilot.press("down")  # an officer at the keyboard: no collection for a moment
-        c = Cycle()
-        dead = weakref.ref(c)
-        del c
-        for _ in range(2000):  # enough allocations for a young collection
-            Cycle()
-        await pilot.pause(0.1)
-        assert dead() is not None  # not collected while the officers are pressing keys
-        await drive.wait_for(pilot, lambda: dead() is None, "an idle-moment collection", timeout=5)
-
-    run(app, (100, 30), script)
-    assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before

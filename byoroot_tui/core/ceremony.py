@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from byoroot_tui.core.errors import InputRefused, PolicyRefused
+from byoroot_tui.core.errors import ByorootError, InputRefused, PolicyRefused
 from byoroot_tui.core.findings import Finding
+from byoroot_tui.core.kinds import INTERMEDIATE, STEP_TITLES, Kind, get_kind  # noqa: F401  (STEP_TITLES re-exported)
 from byoroot_tui.core.names import is_blank, officer_findings, person_key
 from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 
@@ -26,15 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from byoroot_tui.core.profiles import Profile
     from byoroot_tui.core.root import RootCA
 
-STEPS = ("media", "preview", "profile", "root", "review", "sign")
-STEP_TITLES = {
-    "media": "Media",
-    "preview": "CSR",
-    "profile": "Profile",
-    "root": "Root",
-    "review": "Review",
-    "sign": "Sign & export",
-}
+STEPS = INTERMEDIATE.steps  # the intermediate ceremony's steps (each kind names its own: core.kinds)
 CERT_NAME = "intermediate.crt"
 DEFAULT_PROFILE_NAME = "intermediate-ca"  # equals core.profiles.DEFAULT_PROFILE.name (a test checks)
 MAX_OFFICER_NAME = 64
@@ -130,6 +123,7 @@ class Ceremony:
 
     media_roots: list[Path] = field(default_factory=list)
     demo: bool = False
+    kind_name: str = INTERMEDIATE.name  # which ceremony (core.kinds); chosen on the first screen
 
     csr_path: Path | None = None
     csr: CsrInfo | None = None
@@ -171,6 +165,20 @@ class Ceremony:
     sign_count: int = 0  # how many times the root key signed in this ceremony (must stay ≤ 1)
 
     # -------------------------------------------------------------- what was chosen
+
+    @property
+    def kind(self) -> Kind:
+        return get_kind(self.kind_name)
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return self.kind.steps
+
+    def set_kind(self, name: str) -> None:
+        """Choose the kind of ceremony (first screen). Refused once anything is signed."""
+        self._locked()
+        get_kind(name)
+        self.kind_name = name
 
     @property
     def profile(self) -> Profile:
@@ -316,6 +324,100 @@ class Ceremony:
         return self.assessment_key == self.assessment_token() and (
             self.assessment is not None or self.assessment_error is not None
         )
+
+    # -------------------------------------------------------------- results of background work
+    # Each check or load runs while the officers go on; its result counts only if what it was
+    # started for is still what the ceremony holds (a newer choice wins, and nothing changes
+    # once the root key has signed). True when the result was taken.
+
+    def csr_loaded(self, path: Path, info: CsrInfo | None, error: str | None) -> bool:
+        if self.signed or path != self.csr_path:
+            return False
+        self.set_csr(path, info, error)
+        return True
+
+    def root_loaded(self, path: Path, root: RootCA | None, error: str | None) -> bool:
+        if self.signed or path != self.root_cert_path:
+            return False
+        self.set_root(path, root, error)
+        return True
+
+    def key_check_wanted(self) -> bool:
+        """A key file was named before the root loaded (`--root-key`): check it as soon as it has."""
+        return (self.root is not None and self.key_ref() is not None and not self.key_checked
+                and self.key_source == "file" and not self.signed)
+
+    def assessment_wanted(self) -> tuple[tuple[object, ...], Profile] | None:
+        """(token, profile) when the CSR must be checked against the profile (and root) again;
+        None when the assessment is current or nothing needs one (a refusal is set directly)."""
+        if self.csr is None or self.signed or self.assessment_is_current():
+            return None
+        if self.csr.refused:
+            self.set_assessment(self.assessment_token(), None, None)  # refused already; nothing to lint
+            return None
+        try:
+            profile = self.profile
+        except ByorootError as exc:
+            self.set_assessment(self.assessment_token(), None, str(exc))
+            return None
+        return self.assessment_token(), profile
+
+    def assessed(self, token: tuple[object, ...], assessment: Assessment | None, error: str | None) -> bool:
+        if self.signed or token != self.assessment_token():
+            return False
+        self.set_assessment(token, assessment, error)
+        return True
+
+    def plan_token(self) -> tuple[object, ...]:
+        """What a plan depends on: the CSR, the profile and the root."""
+        return (self.csr.sha256 if self.csr else None, self.profile_name, self.root.sha256 if self.root else None)
+
+    def plan_wanted(self) -> Profile | None:
+        """The profile to plan with when a plan can be made now (a refused profile is set as the plan's error)."""
+        if self.csr is None or self.root is None or self.signed:
+            return None
+        try:
+            return self.profile
+        except ByorootError as exc:
+            self.set_plan(None, str(exc))
+            return None
+
+    def planned(self, token: tuple[object, ...], plan: Plan | None, error: str | None) -> bool:
+        if self.signed or token != self.plan_token():
+            return False
+        self.set_plan(plan, error)
+        return True
+
+    def quit_question(self, started: bool) -> tuple[str, str, str, str, bool] | None:
+        """What to ask before the app closes: (title, text, yes, no, danger), or None to close at
+        once. ``started``: the officers are past the first screen."""
+        if self.signed and self.written is None:
+            serial = self.issued_record.serial if self.issued_record is not None else "SERIAL"
+            return ("Quit without the certificate?",
+                    "The certificate is signed and in the station log, but NOT written to any medium. "
+                    f"After quitting, `byoroot export {serial} --out DIR` writes it (no new signature).",
+                    "Quit anyway", "Stay", True)
+        if not self.signed and (self.officer1 or self.officer2 or started):
+            # Mid-ceremony (past the first step, or an officer confirmed): a stray ctrl+q would
+            # throw away what the officers checked. Asked first; nothing was signed.
+            return ("Quit the ceremony?",
+                    "Nothing has been signed. What the officers checked and confirmed is not kept: "
+                    "a new ceremony starts from the first step.", "Quit", "Stay", False)
+        return None
+
+    def where_things_are(self) -> str:
+        """One line on what became of this ceremony's signature, for a stop at any moment."""
+        if self.write_error:
+            return self.write_error
+        if self.written is not None:
+            return "the certificate was written"
+        if self.issued is not None:
+            return "the certificate is in the station log; `byoroot export` writes it"
+        return "nothing was signed"
+
+    def exit_code(self) -> int:
+        """0 when nothing was signed or what was signed is written; 1 when signed and not written."""
+        return 0 if self.written is not None or not self.signed else 1
 
     def plan_is_current(self) -> bool:
         p = self.plan

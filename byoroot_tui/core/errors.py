@@ -50,3 +50,8 @@ class TargetExists(ExportFailed):
 
 class VerifyFailed(ByorootError):
     """A certificate did not pass `verify`."""
+
+
+class SignedNotExported(ByorootError):
+    """The root key signed and the station log holds what it signed, but it was then refused
+    (the lint after signing) or not exported: the message says where it is."""

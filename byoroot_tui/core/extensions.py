@@ -14,10 +14,9 @@ VALUE_LIMIT = 2000  # characters of one rendered value
 
 def oid_name(oid: ObjectIdentifier) -> str:
     """Short name of an OID, or its dotted form when unknown."""
-    name = getattr(oid, "_name", None)
-    if not name or name == "Unknown OID":
-        return oid.dotted_string
-    return name
+    from byoroot_tui.core.oidnames import OID_NAMES
+
+    return OID_NAMES.get(oid.dotted_string, oid.dotted_string)
 
 
 def _general_name(gn: x509.GeneralName) -> str:

@@ -537,3 +537,17 @@ def medium_of(path: str | os.PathLike[str], media: Sequence[Medium]) -> Medium |
         if best is None or len(str(m.path)) > len(str(best.path)):
             best = m
     return best
+
+
+def csr_on_media(media: Sequence[Medium], max_depth: int = 2, max_entries: int = 500) -> bool:
+    """True when a CSR-like file lies on one of ``media``, within a small search (`find_csrs`
+    bounded to ``max_depth`` folder levels and ``max_entries`` names per medium; no link
+    followed). The app starts with the intermediate ceremony then, as it did before there were
+    other kinds. Never raises."""
+    for medium in media:
+        try:
+            if find_csrs(medium.path, max_depth=max_depth, max_entries=max_entries).csr_files():
+                return True
+        except Exception:
+            continue
+    return False

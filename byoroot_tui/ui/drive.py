@@ -6,11 +6,12 @@ the waits poll the ceremony until a worker has reported (they never assert a dur
 
 from __future__ import annotations
 
-import io
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
+from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -21,13 +22,28 @@ class DriveTimeout(AssertionError):
     pass
 
 
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^"]*?-line-(\d+)\)">(.*?)</text>', re.S)
+_CHAR_WIDTH = 20 * 0.61  # the cell width of Rich's SVG export (char_height 20, font_aspect_ratio 0.61)
+
+
 def screen_text(app: ByorootApp) -> str:
-    """The current screen (with any modal) as plain text, exactly as drawn."""
+    """The current screen (with any modal) as plain text, exactly as drawn: read back from the
+    app's public `export_screenshot` (each run of text sits at its cell in Rich's SVG)."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    text = console.export_text()
+    grid = [[" "] * width for _ in range(height)]
+    for x, line, content in _SVG_TEXT.findall(app.export_screenshot()):
+        y = int(line)
+        if not 0 <= y < height:
+            continue
+        col = round(float(x) / _CHAR_WIDTH)
+        for char in html.unescape(content.replace("&#160;", " ")):  # Rich writes each space as &#160;
+            if col >= width:
+                break
+            grid[y][col] = char
+            col += max(cell_len(char), 1)
+            if cell_len(char) == 2 and col - 1 < width:
+                grid[y][col - 1] = ""  # the wide character's second cell
+    text = "\n".join("".join(row) for row in grid) + "\n"
     if getattr(app, "console_glyphs", False):  # what the console driver writes (ui/glyphs.py)
         from byoroot_tui.ui.glyphs import console_text
 
@@ -312,3 +328,25 @@ def burst(app: ByorootApp, text: str) -> None:
             key = ch if ch.isalnum() else key_name(ch)
             char = ch
         app.post_message(events.Key(key, char))  # queued in order, as the driver queues what it reads
+
+
+async def choose_kind(pilot: Pilot[Any], app: ByorootApp, name: str = "intermediate") -> None:
+    """On the first screen (the choice of ceremony), move to kind ``name`` and press Enter."""
+    from byoroot_tui.core.kinds import KINDS
+
+    await wait_for(pilot, lambda: step_of(app) == "kinds", "the choice of ceremony")
+    options = app.screen.query_one("#kinds-list")
+    target = list(KINDS).index(name)
+    while getattr(options, "highlighted", None) != target:
+        await pilot.press("down" if (getattr(options, "highlighted", None) or 0) < target else "up")
+    await pilot.press("enter")
+    first = KINDS[name].steps[0]
+    await wait_for(pilot, lambda: step_of(app) == first, f"the {first} step")
+
+
+async def to_media(pilot: Pilot[Any], app: ByorootApp) -> None:
+    """The intermediate ceremony's media step: chosen on the first screen if the app started
+    there (no CSR on any medium), else already showing."""
+    await wait_for(pilot, lambda: step_of(app) in ("kinds", "media"), "the first screen")
+    if step_of(app) == "kinds":
+        await choose_kind(pilot, app, "intermediate")

@@ -167,9 +167,8 @@ class FilesTree(Tree[Any]):
         self._touch()
         super().action_cursor_next_sibling()
 
-    async def _on_click(self, event: events.Click) -> None:
-        self._touch()
-        await super()._on_click(event)
+    def on_click(self, event: events.Click) -> None:
+        self._touch()  # Textual calls the Tree's own click handler as well
 
 
 def _size(n: int | None) -> str:
@@ -419,7 +418,7 @@ class MediaScreen(StepScreen):
             if self.ceremony.csr_path is None:
                 pick = preselect_csr(self.media, {medium.key: result})
                 if pick is not None:
-                    self.byoroot.choose_csr(pick)
+                    self.flow.choose_csr(pick)
                     self.sync()
         self._relabel()
         tree = self.query_one("#files", FilesTree)
@@ -650,7 +649,7 @@ class MediaScreen(StepScreen):
         if not data.csr_like:
             self.byoroot.say(f"{data.name} is not named like a CSR ({' '.join(CSR_SUFFIXES)})", severity="warning")
             return
-        self.byoroot.choose_csr(data.path)
+        self.flow.choose_csr(data.path)
         self._relabel()
         self.sync()
         self.byoroot.goto("preview")

@@ -66,7 +66,7 @@ class ProfileScreen(StepScreen):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id and not self.ceremony.signed:
-            self.byoroot.profile_changed(event.option.id)
+            self.flow.profile_changed(event.option.id)
             self.sync()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -139,7 +139,7 @@ class ReviewScreen(StepScreen):
     def _start_plan(self) -> None:
         c = self.ceremony
         if self.is_current and c.plan is None and c.plan_error is None and not c.signed:
-            self.byoroot.start_plan()
+            self.flow.start_plan()
             self.safe_sync()  # a profile that broke meanwhile is refused at once, without a worker
 
     def _focus_next_field(self) -> None:
@@ -217,7 +217,7 @@ class ReviewScreen(StepScreen):
             if there and not c.overwrite:
                 self._ask_overwrite(out_dir, there)
             else:
-                reason = self.byoroot.log_refusal(str(exc))  # as `byoroot sign` logs a refused signing
+                reason = self.flow.log_refusal(str(exc))  # as `byoroot sign` logs a refused signing
                 status.update(Text.assemble(("✗ not signed: ", "bold red"), (reason, "red"),
                                             " — ctrl+o chooses another output folder"))
             return
@@ -227,7 +227,9 @@ class ReviewScreen(StepScreen):
         for note in notes:
             self.byoroot.say(note)
         self.query_one("#sign-word", Input).value = ""
-        self.byoroot.begin_signing()
+        # The passphrase (or PIN) goes to the sign step as a wipeable buffer; it signs once it shows.
+        self.byoroot.step_screen("sign").arm(self.flow.take_passphrase())  # type: ignore[attr-defined]
+        self.byoroot.goto("sign")
 
     def _ask_overwrite(self, folder: Path, names: list[str]) -> None:
         from byoroot_tui.ui.screens.modals import ConfirmModal

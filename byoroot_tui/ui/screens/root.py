@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from byoroot_tui.ui.jobs import Outcome
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
@@ -93,8 +94,8 @@ class RootScreen(StepScreen):
             if c.hsm_module and self._tokens_for != c.hsm_module:
                 self._list_tokens(c.hsm_module)
         elif c.root is not None and c.root_key_path is not None and not c.key_checked and c.key_error is None \
-                and not self.byoroot.passphrase_needed:
-            self.byoroot.start_key_check()
+                and not self.flow.passphrase_needed:
+            self.flow.start_key_check()
 
     # -------------------------------------------------------------- key file or key in an HSM
 
@@ -140,19 +141,19 @@ class RootScreen(StepScreen):
     def _list_tokens(self, module: str) -> None:
         self._tokens, self._tokens_for, self._token, self._keys = [], module, None, []
         self._hsm_note, self._hsm_busy = None, "tokens"
-        self.byoroot.list_tokens(module)
+        self.flow.list_tokens(module)
         self.sync()
 
-    def tokens_listed(self, msg: Any) -> None:
-        """The app's worker listed the module's tokens (or could not)."""
-        if msg.module != self.ceremony.hsm_module or self.ceremony.signed:
+    def tokens_listed(self, module: str, listed: Outcome[list[Any]]) -> None:
+        """The job listed the module's tokens (or could not)."""
+        if module != self.ceremony.hsm_module or self.ceremony.signed:
             return
         self._hsm_busy = None
-        if msg.error:
-            self._tokens, self._hsm_note = [], msg.error
+        if not listed.ok:
+            self._tokens, self._hsm_note = [], listed.reason
             self.sync()
             return
-        self._tokens = list(msg.tokens)
+        self._tokens = list(listed.value or [])
         usable = [t for t in self._tokens if t.initialized]
         if not self._tokens:
             self._hsm_note = "the module shows no token: is the HSM connected (or the SoftHSM2 token made)?"
@@ -177,23 +178,23 @@ class RootScreen(StepScreen):
         if not keep_key:
             c.set_hsm_key(None)
         self._hsm_note, self._hsm_busy = None, "keys"
-        self.byoroot.list_keys(c.hsm_module, token, self.byoroot.take_passphrase() if c.key_source == "hsm" else None)
+        self.flow.list_keys(c.hsm_module, token, self.flow.take_passphrase() if c.key_source == "hsm" else None)
         self.sync()
 
-    def keys_listed(self, msg: Any) -> None:
+    def keys_listed(self, module: str, listed: Outcome[list[Any]], token: Any) -> None:
         c = self.ceremony
-        if msg.module != c.hsm_module or msg.token != self._token or c.signed:
+        if module != c.hsm_module or token != self._token or c.signed:
             return
         self._hsm_busy = None
-        if msg.error:
-            self._keys, self._hsm_note = [], msg.error
+        if not listed.ok:
+            self._keys, self._hsm_note = [], listed.reason
             self.sync()
             return
-        self._keys = list(msg.keys)
+        self._keys = list(listed.value or [])
         usable = [k for k in self._keys if k.usable]
         if not self._keys:
             self._hsm_note = ("no key is visible without logging in: type the PIN and press Enter to list the "
-                              "private keys" if msg.token.login_required and not msg.token.protected_auth
+                              "private keys" if token.login_required and not token.protected_auth
                               else "this token holds no key")
         elif not usable:
             self._hsm_note = "no key on this token can sign a certificate here (each says why)"
@@ -207,7 +208,7 @@ class RootScreen(StepScreen):
             self._choose_key(usable[0])
         check, self._check_when_listed = self._check_when_listed, False
         if check and c.hsm_key is not None and c.root is not None and not c.key_checked:
-            self.byoroot.start_key_check()
+            self.flow.start_key_check()
         self.sync()
         self._focus_hsm(only_if_there=True)
 
@@ -222,7 +223,7 @@ class RootScreen(StepScreen):
             return
         c.set_hsm_key(HsmKey.chosen(c.hsm_module, self._token, key))
         if c.root is not None and (self._token.protected_auth or not self._token.login_required):
-            self.byoroot.start_key_check()  # nothing to type here: a PIN pad, or no login at all
+            self.flow.start_key_check()  # nothing to type here: a PIN pad, or no login at all
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -245,7 +246,7 @@ class RootScreen(StepScreen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id in ("passphrase", "pin"):
-            self.byoroot.passphrase_edited()
+            self.flow.passphrase_edited()
             self.sync()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -295,7 +296,7 @@ class RootScreen(StepScreen):
                 return
             self.byoroot.say("choose the token and the key on it", severity="error")
             return
-        self.byoroot.start_key_check()
+        self.flow.start_key_check()
         self.sync()
 
     def _set_cert(self, value: str) -> None:
@@ -306,7 +307,7 @@ class RootScreen(StepScreen):
             c.set_root(None, None, "choose the root certificate")
         else:
             c.set_root(path, None, None)
-            self.byoroot.load_root(path)
+            self.flow.load_root(path)
             self.set_focus(self.query_one("#root-key-path", Input))  # at once: type-ahead lands here
         self.sync()
 
@@ -338,7 +339,7 @@ class RootScreen(StepScreen):
         if c.root_key_path is None:
             self.byoroot.say("choose the root key file", severity="error")
             return
-        self.byoroot.start_key_check()
+        self.flow.start_key_check()
         self.sync()
 
     def action_browse(self) -> None:
@@ -374,8 +375,8 @@ class RootScreen(StepScreen):
 
     def action_next(self) -> None:
         c = self.ceremony
-        field_ = self.byoroot.passphrase_input()
-        if c.key_source == "file" and self.byoroot.passphrase_needed and not c.key_checked and field_ is not None \
+        field_ = self.flow.passphrase_input()
+        if c.key_source == "file" and self.flow.passphrase_needed and not c.key_checked and field_ is not None \
                 and not field_.value:
             self.set_focus(field_)
             self.byoroot.say("the root key is encrypted: type its passphrase first", severity="warning")
@@ -393,7 +394,7 @@ class RootScreen(StepScreen):
     def go_on_if_checked(self) -> None:
         """After ctrl+n started a key check: move on once it succeeded (stay on a refusal)."""
         c = self.ceremony
-        if not self._next_once_checked or self.byoroot.key_check_running:
+        if not self._next_once_checked or self.flow.key_check_running:
             return
         self._next_once_checked = False
         if c.key_checked and not c.blocker("root") and self.byoroot.current_step == "root":
@@ -454,7 +455,7 @@ class RootScreen(StepScreen):
             return Text("choose the root key on the token (arrows, Enter)", style="dim")
         if c.root is None:
             return Text("the key is checked once the root certificate is loaded", style="dim")
-        if self.byoroot.key_check_running:
+        if self.flow.key_check_running:
             return Text("checking the key on the token…", style="dim")
         if c.hsm_key.pin_pad:
             return Text("enter the PIN on the token's PIN pad when it asks", style="dim")
@@ -505,13 +506,13 @@ class RootScreen(StepScreen):
                                "and is loaded only for signing", style="green"))
         elif c.key_error:
             status.update(Text.assemble(("✗ ", "bold red"), (c.key_error, "red")))
-        elif self.byoroot.passphrase_needed and not self.byoroot.key_check_running:
+        elif self.flow.passphrase_needed and not self.flow.key_check_running:
             status.update(Text("the root key is encrypted: type its passphrase above and press Enter", style="bold"))
         elif c.root_key_path is None:
             status.update(Text("type the path of the root key and press Enter, or ctrl+o to browse", style="dim"))
         elif c.root is None:
             status.update(Text("the key is checked once the root certificate is loaded", style="dim"))
-        elif self.byoroot.key_check_running:
+        elif self.flow.key_check_running:
             status.update(Text("checking the key…", style="dim"))
         else:
             status.update(Text("press Enter in the passphrase field to check the key", style="dim"))

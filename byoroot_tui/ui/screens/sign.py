@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from byoroot_tui.core.ceremony import CERT_NAME
 from byoroot_tui.core.errors import KeyUnusable, TargetExists
 from byoroot_tui.core.text import safe_text
-from byoroot_tui.ui.app import attempt, guarded
+from byoroot_tui.ui.jobs import Outcome, attempt, run_job, run_steps
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
@@ -36,41 +34,6 @@ STAGES = (
 )
 
 
-class SignProgress(Message):
-    def __init__(self, stage: str) -> None:
-        super().__init__()
-        self.stage = stage
-
-
-class SignFailed(Message):
-    def __init__(self, reason: str, key: bool = False, signed: bool = False) -> None:
-        super().__init__()
-        self.reason = reason
-        self.key = key  # the root key could not be opened or used (core KeyUnusable)
-        self.signed = signed  # the key did sign: the reason says what became of the certificate
-
-
-class Signed(Message):
-    def __init__(self, issued: Any, record: Any = None) -> None:
-        super().__init__()
-        self.issued = issued
-        self.record = record  # core.ledger.IssuedRecord: what the `issued` entry holds
-
-
-class WriteDone(Message):
-    def __init__(self, exported: Any, copy: bool = False) -> None:
-        super().__init__()
-        self.exported, self.copy = exported, copy
-        self.path: Path = exported.certificate
-
-
-class WriteFailed(Message):
-    def __init__(self, reason: str, folder: Path, copy: bool = False, kind: type[BaseException] | None = None) -> None:
-        super().__init__()
-        self.reason, self.folder, self.copy = reason, folder, copy
-        self.exists = kind is not None and issubclass(kind, TargetExists)  # a file of that name is there
-
-
 def _export(record: Any, folder: Path, log_path: Path | None, overwrite: bool, cancel: Any = None,
             paper: str = "a4") -> Any:
     """The core's export of the whole set from the certificate's log record (as `byoroot sign` and
@@ -81,28 +44,24 @@ def _export(record: Any, folder: Path, log_path: Path | None, overwrite: bool, c
     return export_record(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel, paper=paper)
 
 
-def _log_refusal(log_path: Path, fields: dict[str, object], reason: str) -> None:
-    from byoroot_tui.core.stationlog import append_event
-
-    append_event(log_path, "refused", {**fields, "reason": reason})
-
-
 class CertificateWriter:
-    """Write the issued certificate from a thread, posting WriteDone/WriteFailed (mixin for screens)."""
+    """Write the issued certificate from a thread; `write_done` or `write_failed` takes the outcome (mixin for screens)."""
 
     def export_args(self, folder: Path, overwrite: bool, copy: bool) -> tuple[Any, ...]:
         c = self.ceremony  # type: ignore[attr-defined]
         log = self.byoroot.services.station_log()  # type: ignore[attr-defined]  # a copy is an export too
         return (c.issued_record, folder, log, overwrite, self.byoroot.cancel_event, c.paper)  # type: ignore[attr-defined]
 
-    @work(thread=True, group="write", exclusive=True, exit_on_error=False)
     def write_certificate(self, folder: Path, overwrite: bool, copy: bool = False) -> None:
         """Export again (a retry, another medium, or a copy) from the certificate already signed."""
-        exported, error, kind = attempt(_export, *self.export_args(folder, overwrite, copy))
-        if error is None:
-            self.post_message(WriteDone(exported, copy))  # type: ignore[attr-defined]
-        else:
-            self.post_message(WriteFailed(error, folder, copy, kind))  # type: ignore[attr-defined]
+
+        def done(o: Outcome[Any]) -> None:
+            if o.ok:
+                self.write_done(o.value)  # type: ignore[attr-defined]
+            else:
+                self.write_failed(o, folder)  # type: ignore[attr-defined]
+
+        run_job(self.app, _export, *self.export_args(folder, overwrite, copy), group="write", then=done)  # type: ignore[attr-defined]
 
     def pick_folder(self, title: str, start: Path, then: Any) -> None:
         from byoroot_tui.ui.screens.modals import PathPicker
@@ -171,109 +130,85 @@ class SignScreen(CertificateWriter, StepScreen):
             log = self.byoroot.services.station_log()
             self.sign_worker(c.plan, ref, secret, c.out_dir, c.overwrite, log, c.log_fields())
 
-    @work(thread=True, group="sign", exclusive=True, exit_on_error=False)
     def sign_worker(self, plan: Any, ref: Any, secret: bytearray | None, folder: Path, overwrite: bool,
                     log_path: Path, log_fields: dict[str, object]) -> None:
-        from byoroot_tui.core.errors import LogRefused
-        from byoroot_tui.core.keyref import sign_with_key
-        from byoroot_tui.core.ledger import IssuedRecord, NotRecorded, record_issued, record_signing
-        from byoroot_tui.core.secretbuf import wipe
-
         officers = [o for o in log_fields.get("officers", []) if isinstance(o, str)]  # type: ignore[union-attr]
-        # The record comes first: `signing` before the key opens, `issued` (with the certificate)
-        # right after the signature verifies, before the lint after signing and any write.
-        _, error, kind = attempt(record_signing, log_path, plan, officers, plan.csr.name)
-        if error is not None:
-            wipe(secret)
-            self.post_message(SignFailed(f"the station log could not record the signing: {error}"))
-            return
-        recorded: list[Any] = []
+        cancel, paper = self.byoroot.cancel_event, self.ceremony.paper
 
-        def on_signed(signed: Any) -> None:
-            record = IssuedRecord.from_signed(signed, officers, plan.csr.name)
-            recorded.append(record_issued(log_path, record))
+        def job(report: Any) -> None:
+            from byoroot_tui.core.ledger import sign_and_record
 
-        issued, error, kind = attempt(sign_with_key, ref, secret, plan, lambda s: self.post_message(SignProgress(s)),
-                                      on_signed)
-        if error is not None:
-            about_log = kind is not None and issubclass(kind, (NotRecorded, LogRefused))
-            fields = {**log_fields, "serial": plan.serial_hex}  # the plan the signing entry named
-            if recorded:  # signed and on the log, then refused by the lint after signing
-                error = (f"{error}; the certificate (serial {recorded[0].serial}) is in the station log "
-                         "but was not exported")
-                fields.update(serial=recorded[0].serial, sha256=recorded[0].sha256)
-            if not about_log:
-                _, log_error = guarded(_log_refusal, log_path, fields, error)  # as `byoroot sign` does
-                if log_error is not None:
-                    error = f"{error} (and the station log could not record it: {log_error})"
-            self.post_message(SignFailed(error, key=kind is not None and issubclass(kind, KeyUnusable),
-                                         signed=bool(recorded) or (kind is not None and issubclass(kind, NotRecorded))))
-            return
-        record = recorded[0]
-        self.post_message(Signed(issued, record))
-        self.post_message(SignProgress("write"))
-        exported, error, kind = attempt(_export, record, folder, log_path, overwrite, self.byoroot.cancel_event,
-                                        self.ceremony.paper)
-        if error is None:
-            self.post_message(WriteDone(exported))
-        else:
-            self.post_message(WriteFailed(error, folder, kind=kind))
+            signed = attempt(sign_and_record, plan, ref, secret, officers, plan.csr.name, log_path, log_fields,
+                             lambda stage: report(lambda: self.sign_progress(stage)))
+            if not signed.ok:
+                report(lambda: self.sign_failed(signed))
+                return
+            issued, record = signed.value  # type: ignore[misc]
+            report(lambda: self.signed(issued, record))
+            report(lambda: self.sign_progress("write"))
+            written = attempt(_export, record, folder, log_path, overwrite, cancel, paper)
+            report(lambda: self.write_done(written.value) if written.ok else self.write_failed(written, folder))
+
+        run_steps(self.app, job, group="sign")
 
     # -------------------------------------------------------------- results
 
-    def on_sign_progress(self, msg: SignProgress) -> None:
-        self.stage = msg.stage
-        self.writing = msg.stage == "write"
+    def sign_progress(self, stage: str) -> None:
+        self.stage = stage
+        self.writing = stage == "write"
         self.sync()
 
-    def on_sign_failed(self, msg: SignFailed) -> None:
+    def sign_failed(self, o: Outcome[Any]) -> None:
+        from byoroot_tui.core.errors import SignedNotExported
+        from byoroot_tui.core.ledger import NotRecorded
+
         self.failed_stage = self.stage
         self.stage = None
         self.sync()
-        if msg.key:  # the officers fix the key on the root step; the review stays as it was
-            self.ceremony.set_key_check(False, msg.reason)
+        if o.raised(KeyUnusable):  # the officers fix the key on the root step; the review stays as it was
+            self.ceremony.set_key_check(False, o.reason)
 
         def back(_: None) -> None:
             self.byoroot.goto("review")
 
         from byoroot_tui.ui.screens.modals import ErrorModal
 
-        if msg.signed:
-            self.app.push_screen(ErrorModal("Signed, not exported", msg.reason), back)
+        if o.raised(SignedNotExported, NotRecorded):
+            self.app.push_screen(ErrorModal("Signed, not exported", o.reason or ""), back)
         else:
-            self.app.push_screen(ErrorModal("Not signed", msg.reason + " — nothing was signed."), back)
+            self.app.push_screen(ErrorModal("Not signed", f"{o.reason} — nothing was signed."), back)
 
-    def on_signed(self, msg: Signed) -> None:
-        self.ceremony.record_issued(msg.issued, msg.record)
-        self.byoroot.clear_passphrase()
+    def signed(self, issued: Any, record: Any) -> None:
+        self.ceremony.record_issued(issued, record)
+        self.flow.clear_passphrase()
         self.sync()
         self.refresh_bindings()
 
-    def on_write_done(self, msg: WriteDone) -> None:
+    def write_done(self, exported: Any) -> None:
         self.writing = False
         self.stage = "done"
-        self.ceremony.record_written(msg.exported)
-        for note in msg.exported.notes:
+        self.ceremony.record_written(exported)
+        for note in exported.notes:
             self.byoroot.say(note)
         self.sync()
         self.byoroot.goto("result")
 
-    def on_write_failed(self, msg: WriteFailed) -> None:
+    def write_failed(self, o: Outcome[Any], folder: Path) -> None:
         self.writing = False
         self.stage = None
         self.failed_stage = "write"
-        self.ceremony.record_write_error(msg.reason)
+        self.ceremony.record_write_error(o.reason or "")
         self.sync()
         self.refresh_bindings()
         from byoroot_tui.core.ceremony import existing_exports
 
-        if msg.exists and existing_exports(msg.folder):
+        if o.raised(TargetExists) and existing_exports(folder):
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.ceremony.overwrite = True
                     self._write_again()
 
-            self.ask_overwrite(msg.folder, answered)
+            self.ask_overwrite(folder, answered)
 
     # -------------------------------------------------------------- retry
 
@@ -395,16 +330,14 @@ class ResultScreen(CertificateWriter, StepScreen):
             return
         self._print_worker(exported.pdf or exported.sheet)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="print")
     def _print_worker(self, sheet: Path) -> None:
-        from byoroot_tui.core.errors import ByorootError
         from byoroot_tui.core.record import print_sheet
 
-        try:
-            message, severity = print_sheet(sheet), "information"
-        except ByorootError as exc:
-            message, severity = str(exc), "error"
-        self.app.call_from_thread(self.notify, message, severity=severity, timeout=10)
+        def done(o: Outcome[str]) -> None:
+            self.byoroot.say(o.value or "" if o.ok else o.reason or "", severity="information" if o.ok else "error",
+                             timeout=10)
+
+        run_job(self.app, print_sheet, sheet, group="print", then=done)
 
     def compose_body(self) -> ComposeResult:
         c = self.ceremony
@@ -534,10 +467,10 @@ class ResultScreen(CertificateWriter, StepScreen):
 
         self.pick_folder("Write a copy (certificate, QR, record) to which folder?", start, picked)
 
-    def on_write_done(self, msg: WriteDone) -> None:
-        self.ceremony.log_head = msg.exported.log_head  # the copy's `exported` entry is the log's new head
+    def write_done(self, exported: Any) -> None:
+        self.ceremony.log_head = exported.log_head  # the copy's `exported` entry is the log's new head
         self.sync()
-        self.byoroot.say(f"A copy was written to {safe_text(str(msg.path.parent))}")
+        self.byoroot.say(f"A copy was written to {safe_text(str(exported.certificate.parent))}")
 
-    def on_write_failed(self, msg: WriteFailed) -> None:
-        self.byoroot.show_error("Copy not written", msg.reason)
+    def write_failed(self, o: Outcome[Any], folder: Path) -> None:
+        self.byoroot.show_error("Copy not written", o.reason or "")

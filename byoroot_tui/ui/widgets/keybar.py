@@ -43,12 +43,12 @@ class KeyBar(Widget, can_focus=False):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._spans: list[tuple[int, int, str, bool]] = []  # (start, end, key, enabled) per key drawn
+        self._key_spans: list[tuple[int, int, str, bool]] = []  # (start, end, key, enabled) per key drawn
 
     def on_mount(self) -> None:
-        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.screen.bindings_updated_signal.subscribe(self, self._redraw_on_bindings)
 
-    def _bindings_changed(self, screen: Any) -> None:
+    def _redraw_on_bindings(self, screen: Any) -> None:
         if self.is_attached and screen is self.screen:
             self.refresh()
 
@@ -68,17 +68,17 @@ class KeyBar(Widget, can_focus=False):
         description_style = self.get_component_rich_style("key-bar--description")
         dim = Style(dim=True)
         text = Text(no_wrap=True, overflow="crop", end="")
-        self._spans = []
+        self._key_spans = []
         for key, shown, description, enabled in self.shown_bindings():
             start = len(text)
             text.append(f" {shown} ", key_style if enabled else key_style + dim)
             if description:
                 text.append(f"{description} ", description_style if enabled else description_style + dim)
-            self._spans.append((start, len(text), key, enabled))
+            self._key_spans.append((start, len(text), key, enabled))
         return text
 
     def on_click(self, event: events.Click) -> None:
-        for start, end, key, enabled in self._spans:
+        for start, end, key, enabled in self._key_spans:
             if start <= event.x < end:
                 if enabled:
                     self.app.simulate_key(key)

@@ -87,8 +87,8 @@ class QrCode(Widget):
         self.payload = payload
         self.fit = fit
         self.spare = spare  # (columns, rows) of the screen kept for what is around the code
-        self._matrix = qr_matrix(payload)  # the core makes the matrix once per payload
-        self._cache: dict[int, list[str]] = {}
+        self._qr_matrix = qr_matrix(payload)  # the core makes the matrix once per payload
+        self._lines_by_scale: dict[int, list[str]] = {}
         self.scale = 1
 
     @property
@@ -96,16 +96,16 @@ class QrCode(Widget):
         return bool(getattr(self.app, "console_glyphs", False))
 
     def lines_at(self, scale: int) -> list[str]:
-        if scale not in self._cache:
-            self._cache[scale] = block_lines(self._matrix, scale)
-        return self._cache[scale]
+        if scale not in self._lines_by_scale:
+            self._lines_by_scale[scale] = block_lines(self._qr_matrix, scale)
+        return self._lines_by_scale[scale]
 
     @property
     def lines(self) -> list[str]:
         return list(self.lines_at(self.scale)) if self.scale else []
 
-    def _pick(self, viewport_width: int, viewport_height: int) -> int:
-        n = len(self._matrix)
+    def _scale_for(self, viewport_width: int, viewport_height: int) -> int:
+        n = len(self._qr_matrix)
         width, height = viewport_width - self.spare[0], viewport_height - self.spare[1]
         if self.fit:  # off the console the code is always drawn (cropped if the terminal is tiny)
             return choose_scale(n, width, height, console=self.console) or (0 if self.console else 1)
@@ -114,14 +114,14 @@ class QrCode(Widget):
         return 1
 
     def _note(self) -> str:
-        n = len(self._matrix)
+        n = len(self._qr_matrix)
         # the full-screen view (fit) cannot offer itself
         first = "Scan" if self.fit else "Press v for the QR code alone, or scan"
         return (f"The QR code does not fit this screen (it needs {2 * n}x{n} characters here).\n"
                 f"{first} intermediate-fingerprint.png beside intermediate.crt, or the printed ceremony record sheet.")
 
     def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
-        self.scale = self._pick(viewport.width, viewport.height)
+        self.scale = self._scale_for(viewport.width, viewport.height)
         if not self.scale:
             return 44  # the note, wrapped
         return len(self.lines_at(self.scale)[0])

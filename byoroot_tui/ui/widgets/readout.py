@@ -33,7 +33,7 @@ def content_key(content: Any) -> tuple[Any, ...] | None:
     if isinstance(content, Table):
         columns = []
         for col in content.columns:
-            cells = tuple(content_key(cell) for cell in col._cells)
+            cells = tuple(content_key(cell) for cell in col.cells)
             header = content_key(col.header)
             if header is None or None in cells:
                 return None

@@ -5,15 +5,19 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from byoroot_tui.core.ceremony import STEP_TITLES, STEPS
+from byoroot_tui.core.kinds import INTERMEDIATE, STEP_TITLES
 
 
-def step_text(current: str, width: int = 200) -> Text:
-    idx = STEPS.index(current)
+def step_text(current: str, width: int = 200, steps: tuple[str, ...] = INTERMEDIATE.steps) -> Text:
+    """The kind's steps in order, ``current`` highlighted (the choice of ceremony has no number)."""
     text = Text()
     text.append(" byoroot ", style="bold reverse")
     text.append(" ")
-    for i, step in enumerate(STEPS):
+    if current not in steps:  # the first screen: no kind chosen yet
+        text.append(" Choose the ceremony ", style="bold reverse")
+        return text
+    idx = steps.index(current)
+    for i, step in enumerate(steps):
         title = STEP_TITLES[step]
         if width < 100 and i != idx:
             title = title.split()[0]  # "Sign & export" -> "Sign"
@@ -24,7 +28,7 @@ def step_text(current: str, width: int = 200) -> Text:
             text.append(f" {label} ", style="bold reverse")
         else:
             text.append(label, style="dim")
-        if i < len(STEPS) - 1:
+        if i < len(steps) - 1:
             text.append(" › ", style="dim")
     return text
 
@@ -43,4 +47,5 @@ class StepBar(Static):
         self.step = step
 
     def render(self) -> Text:  # drawn with the very first frame, sized to the terminal
-        return step_text(self.step, self.size.width or self.app.size.width)
+        steps = self.app.ceremony.steps  # type: ignore[attr-defined]
+        return step_text(self.step, self.size.width or self.app.size.width, steps)
