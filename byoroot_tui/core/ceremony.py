@@ -8,9 +8,11 @@ No secret is ever stored here: the passphrase stays in the masked input that hol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from byoroot_tui.core.errors import ByorootError, InputRefused, PolicyRefused
 from byoroot_tui.core.findings import Finding
@@ -19,6 +21,7 @@ from byoroot_tui.core.names import is_blank, officer_findings, person_key
 from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 
 if TYPE_CHECKING:  # pragma: no cover
+    from byoroot_tui.core.crl import CrlExported, CrlPlan
     from byoroot_tui.core.csr import CsrInfo
     from byoroot_tui.core.issue import Assessment, ExtensionRow, Issued, Plan
     from byoroot_tui.core.keyref import HsmKey, KeyRef
@@ -26,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from byoroot_tui.core.record import Exported
     from byoroot_tui.core.profiles import Profile
     from byoroot_tui.core.root import RootCA
+    from byoroot_tui.core.ledger import Ledger
 
 STEPS = INTERMEDIATE.steps  # the intermediate ceremony's steps (each kind names its own: core.kinds)
 CERT_NAME = "intermediate.crt"
@@ -34,11 +38,14 @@ MAX_OFFICER_NAME = 64
 SIGN_WORD = "SIGN"
 
 
-def existing_exports(folder: Path) -> list[str]:
-    """Which of the files a ceremony writes (certificate, QR PNG, record) already exist in ``folder``."""
-    from byoroot_tui.core.record import EXPORT_NAMES
+def existing_exports(folder: Path, names: tuple[str, ...] | None = None) -> list[str]:
+    """Which of the files a ceremony writes (``names``; by default an intermediate's: certificate,
+    QR PNG, record) already exist in ``folder``."""
+    if names is None:
+        from byoroot_tui.core.record import EXPORT_NAMES
 
-    return [n for n in EXPORT_NAMES if (folder / n).exists() or (folder / n).is_symlink()]
+        names = tuple(EXPORT_NAMES)
+    return [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
 
 
 def describe_certificate_file(path: Path, limit: int = 256 * 1024) -> str:
@@ -164,6 +171,13 @@ class Ceremony:
     write_error: str | None = None
     sign_count: int = 0  # how many times the root key signed in this ceremony (must stay ≤ 1)
 
+    # The root CRL ceremony (kind "crl"): what the log says the root issued and revoked, read by
+    # the CRL step; the revisions count revocations recorded here (each invalidates the plan).
+    ledger: Ledger | None = None
+    ledger_error: str | None = None
+    crl_revision: int = 0
+    next_update_days: int = 365
+
     # -------------------------------------------------------------- what was chosen
 
     @property
@@ -178,7 +192,10 @@ class Ceremony:
         """Choose the kind of ceremony (first screen). Refused once anything is signed."""
         self._locked()
         get_kind(name)
-        self.kind_name = name
+        if name != self.kind_name:
+            self.kind_name = name
+            self.invalidate_plan()
+            self.overwrite = False
 
     @property
     def profile(self) -> Profile:
@@ -187,9 +204,40 @@ class Ceremony:
         return get_profile(self.profile_name, list(self.profile_dirs) or None)
 
     @property
+    def is_crl(self) -> bool:
+        return self.kind_name == "crl"
+
+    @property
+    def noun(self) -> str:
+        """What this ceremony signs, for the officers: "certificate" or "CRL"."""
+        return "CRL" if self.is_crl else "certificate"
+
+    @property
+    def out_name(self) -> str:
+        """The main file this ceremony writes."""
+        if self.is_crl:
+            from byoroot_tui.core.crl import CRL_NAME
+
+            return CRL_NAME
+        return CERT_NAME
+
+    @property
+    def export_names(self) -> tuple[str, ...]:
+        """Every file this ceremony writes into the output folder."""
+        if self.is_crl:
+            from byoroot_tui.core.crl import CRL_EXPORT_NAMES
+
+            return tuple(CRL_EXPORT_NAMES)
+        from byoroot_tui.core.record import EXPORT_NAMES
+
+        return tuple(EXPORT_NAMES)
+
+    @property
     def out_dir(self) -> Path | None:
         if self.out_dir_override is not None:
             return self.out_dir_override
+        if self.is_crl:  # no CSR to sit beside: the first medium, until the officers choose
+            return self.media_roots[0] if self.media_roots else None
         if self.csr_path is not None:
             return self.csr_path.parent
         return None
@@ -197,7 +245,7 @@ class Ceremony:
     @property
     def out_path(self) -> Path | None:
         d = self.out_dir
-        return d / CERT_NAME if d is not None else None
+        return d / self.out_name if d is not None else None
 
     @property
     def signed(self) -> bool:
@@ -368,9 +416,27 @@ class Ceremony:
         self.set_assessment(token, assessment, error)
         return True
 
+    _plan_token: tuple[object, ...] = ()  # what the plan held was made for (the CRL kind checks it)
+
     def plan_token(self) -> tuple[object, ...]:
-        """What a plan depends on: the CSR, the profile and the root."""
+        """What a plan depends on: the CSR, the profile and the root; for a CRL, the root, the
+        revocations recorded in this ceremony and the nextUpdate chosen."""
+        if self.is_crl:
+            return ("crl", self.root.sha256 if self.root else None, self.crl_revision, self.next_update_days)
         return (self.csr.sha256 if self.csr else None, self.profile_name, self.root.sha256 if self.root else None)
+
+    def plan_job(self, now: datetime, serial: int | None, log_path: Path) -> tuple[tuple[object, ...], Callable[..., object], tuple[object, ...]] | None:
+        """(token, function, arguments) that make the plan in a worker thread, when one can be made
+        now; None when not (a refused profile is set as the plan's error at once). The function is
+        the core's: `issue.make_plan` (lints before the key is touched) or `crl.plan_crl`."""
+        if self.signed or self.root is None:
+            return None
+        if self.is_crl:
+            return self.plan_token(), _plan_crl, (self.root, log_path, now, self.next_update_days)
+        profile = self.plan_wanted()
+        if profile is None:
+            return None
+        return self.plan_token(), _make_plan, (self.csr, profile, self.root, now, serial)
 
     def plan_wanted(self) -> Profile | None:
         """The profile to plan with when a plan can be made now (a refused profile is set as the plan's error)."""
@@ -382,20 +448,25 @@ class Ceremony:
             self.set_plan(None, str(exc))
             return None
 
-    def planned(self, token: tuple[object, ...], plan: Plan | None, error: str | None) -> bool:
+    def planned(self, token: tuple[object, ...], plan: Plan | CrlPlan | None, error: str | None) -> bool:
         if self.signed or token != self.plan_token():
             return False
         self.set_plan(plan, error)
+        self._plan_token = token
         return True
 
     def quit_question(self, started: bool) -> tuple[str, str, str, str, bool] | None:
         """What to ask before the app closes: (title, text, yes, no, danger), or None to close at
         once. ``started``: the officers are past the first screen."""
         if self.signed and self.written is None:
-            serial = self.issued_record.serial if self.issued_record is not None else "SERIAL"
-            return ("Quit without the certificate?",
-                    "The certificate is signed and in the station log, but NOT written to any medium. "
-                    f"After quitting, `byoroot export {serial} --out DIR` writes it (no new signature).",
+            if self.is_crl:
+                number = getattr(self.issued_record, "number", "NUMBER")
+                again = f"`byoroot export-crl {number} --out DIR`"
+            else:
+                again = f"`byoroot export {getattr(self.issued_record, 'serial', 'SERIAL')} --out DIR`"
+            return (f"Quit without the {self.noun}?",
+                    f"The {self.noun} is signed and in the station log, but NOT written to any medium. "
+                    f"After quitting, {again} writes it (no new signature).",
                     "Quit anyway", "Stay", True)
         if not self.signed and (self.officer1 or self.officer2 or started):
             # Mid-ceremony (past the first step, or an officer confirmed): a stray ctrl+q would
@@ -410,9 +481,9 @@ class Ceremony:
         if self.write_error:
             return self.write_error
         if self.written is not None:
-            return "the certificate was written"
+            return f"the {self.noun} was written"
         if self.issued is not None:
-            return "the certificate is in the station log; `byoroot export` writes it"
+            return f"the {self.noun} is in the station log; `byoroot {'export-crl' if self.is_crl else 'export'}` writes it"
         return "nothing was signed"
 
     def exit_code(self) -> int:
@@ -421,6 +492,9 @@ class Ceremony:
 
     def plan_is_current(self) -> bool:
         p = self.plan
+        if self.is_crl:
+            return (p is not None and self.root is not None and getattr(p, "number", None) is not None
+                    and p.root.sha256 == self.root.sha256 and self._plan_token == self.plan_token())
         return (
             p is not None
             and self.csr is not None
@@ -471,6 +545,12 @@ class Ceremony:
             if not self.key_checked:
                 return self.key_error or "the root key has not been checked yet"
             return None
+        if step == "crl":
+            if self.ledger_error:
+                return f"refused: {self.ledger_error}"
+            if self.ledger is None:
+                return "the station log is still being read"
+            return None
         if step == "review":
             return self.sign_blocker()
         return None
@@ -515,6 +595,14 @@ class Ceremony:
 
     def log_fields(self) -> dict[str, object]:
         """What the station log records about this ceremony when it is refused (as the CLI does)."""
+        if self.is_crl:
+            crl_fields: dict[str, object] = {"action": "crl"}
+            if self.root is not None:
+                crl_fields["root_sha256"] = self.root.sha256
+            if self.plan is not None and self.plan_is_current():
+                crl_fields["crl_number"] = self.plan.number  # type: ignore[union-attr]
+            crl_fields["officers"] = self.officers
+            return crl_fields
         fields: dict[str, object] = {"csr_file": self.csr.name if self.csr else (self.csr_path.name if self.csr_path else "")}
         if self.csr is not None:
             fields.update(csr_sha256=self.csr.sha256, subject=self.csr.subject_text)
@@ -527,13 +615,13 @@ class Ceremony:
     def sign_blocker(self) -> str | None:
         """Why signing may not start now, or None. Checked again right before the key is loaded."""
         if self.issued is not None:
-            return "the certificate is already signed"
-        for step in ("media", "preview", "root"):
+            return f"the {self.noun} is already signed"
+        for step in self.steps[: self.steps.index("review")]:
             reason = self.blocker(step)
             if reason:
                 return reason
         if not self.plan_is_current():
-            return self.plan_error or "the certificate has not been planned yet"
+            return self.plan_error or f"the {self.noun} has not been planned yet"
         if self.officer1 is None:
             return "officer 1 has not confirmed"
         if self.officer2 is None:
@@ -550,6 +638,51 @@ class Ceremony:
 
     # -------------------------------------------------------------- after signing
 
+    def revocation_recorded(self) -> None:
+        """A revocation was added to the station log: the CRL planned before no longer lists everything."""
+        self._locked()
+        self.crl_revision += 1
+        self.invalidate_plan()
+
+    def set_ledger(self, ledger: Ledger | None, error: str | None) -> None:
+        self.ledger, self.ledger_error = ledger, error
+
+    def set_next_update_days(self, days: int) -> None:
+        self._locked()
+        from byoroot_tui.core.crl import MAX_NEXT_UPDATE_DAYS
+
+        if not 1 <= days <= MAX_NEXT_UPDATE_DAYS:
+            raise InputRefused(f"nextUpdate must be 1 to {MAX_NEXT_UPDATE_DAYS} days after thisUpdate")
+        if days != self.next_update_days:
+            self.next_update_days = days
+            self.invalidate_plan()
+
+    # -------------------------------------------------------------- the work of the shared steps
+    # (run in worker threads: each returns a function and its arguments, taken from this value on
+    # the app's thread, so the thread never reads the ceremony while the officers change it)
+
+    def preflight(self, log_path: Path) -> list[str]:
+        """Before the key is touched: the log takes entries, the folder takes the files."""
+        from byoroot_tui.core.record import preflight
+
+        assert self.out_dir is not None
+        return preflight(self.out_dir, log_path, overwrite=self.overwrite, names=self.export_names)
+
+    def sign_job(self, log_path: Path) -> tuple[Callable[..., object], tuple[object, ...]]:
+        """(function, arguments) that sign the reviewed plan with the record first; call it with
+        (key ref, secret, progress) appended. Returns (issued, record)."""
+        assert self.plan is not None
+        if self.is_crl:
+            return _sign_crl, (self.plan, list(self.officers), log_path, self.log_fields())
+        csr_file = self.csr.name if self.csr else ""
+        return _sign_certificate, (self.plan, list(self.officers), csr_file, log_path, self.log_fields())
+
+    def export_job(self, folder: Path, log_path: Path, overwrite: bool, cancel: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+        """(function, arguments) that write the whole set, all or none, from the record the log
+        holds; call it with the record first: ``fn(record, *arguments)``."""
+        fn = _export_crl if self.is_crl else _export_certificate
+        return fn, (folder, log_path, overwrite, cancel, self.paper)
+
     def record_issued(self, issued: Issued, record: IssuedRecord | None = None) -> None:
         self._locked()
         self.issued = issued
@@ -560,9 +693,52 @@ class Ceremony:
             record = IssuedRecord.from_signed(issued, self.officers, self.csr.name if self.csr else "")
         self.issued_record = record
 
-    def record_written(self, exported: Exported) -> None:
-        self.exported, self.written, self.write_error = exported, exported.certificate, None
+    def record_written(self, exported: Exported | CrlExported) -> None:
+        self.exported, self.write_error = exported, None
+        self.written = exported.crl if self.is_crl else exported.certificate  # type: ignore[union-attr]
         self.log_head = exported.log_head
 
     def record_write_error(self, reason: str) -> None:
         self.written, self.write_error = None, reason
+
+
+# The core's work for the shared steps, imported when first run (in a worker thread): the app's
+# start-up imports no cryptography.
+
+
+def _make_plan(csr: Any, profile: Any, root: Any, now: datetime, serial: int | None) -> Any:
+    from byoroot_tui.core.issue import make_plan
+
+    return make_plan(csr, profile, root, now=now, serial=serial)  # lints with pkilint before the key is ever touched
+
+
+def _plan_crl(root: Any, log_path: Path, now: datetime, days: int) -> Any:
+    from byoroot_tui.core.crl import plan_crl
+
+    return plan_crl(root, log_path, now=now, next_update_days=days)  # lints the throwaway-signed CRL
+
+
+def _sign_certificate(plan: Any, officers: list[str], csr_file: str, log_path: Path, fields: dict[str, object],
+                      ref: Any, secret: bytearray | None, progress: Callable[[str], object]) -> Any:
+    from byoroot_tui.core.ledger import sign_and_record
+
+    return sign_and_record(plan, ref, secret, officers, csr_file, log_path, fields, progress)
+
+
+def _sign_crl(plan: Any, officers: list[str], log_path: Path, fields: dict[str, object],
+              ref: Any, secret: bytearray | None, progress: Callable[[str], object]) -> Any:
+    from byoroot_tui.core.crl import sign_and_record_crl
+
+    return sign_and_record_crl(plan, ref, secret, officers, log_path, fields, progress)
+
+
+def _export_certificate(record: Any, folder: Path, log_path: Path, overwrite: bool, cancel: Any, paper: str) -> Any:
+    from byoroot_tui.core.record import export_record
+
+    return export_record(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel, paper=paper)
+
+
+def _export_crl(record: Any, folder: Path, log_path: Path, overwrite: bool, cancel: Any, paper: str) -> Any:
+    from byoroot_tui.core.crl import export_crl
+
+    return export_crl(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel, paper=paper)

@@ -654,3 +654,43 @@ def export_crl(record: CrlRecord, directory: str | os.PathLike[str], *, log_path
         notes.append("the files are written, but the station log could not record this export "
                      "(the CRL itself is on the log)")
     return CrlExported(paths, text, new_head or head, head, tuple(notes))
+
+
+def sign_and_record_crl(plan: CrlPlan, ref: KeySource, secret: bytearray | None, officers: list[str],
+                        log_path: str | os.PathLike[str], refusal_fields: dict[str, object],
+                        progress: Callable[[str], object] = lambda stage: None) -> tuple[IssuedCrl, CrlRecord]:
+    """`sign_crl` as the app runs it, with the refusal logged as `byoroot crl` logs it: a refusal
+    is logged as `refused` (with ``refusal_fields``) and raised with its own type, saying nothing
+    was issued; one after the `crl_issued` entry raises `SignedNotExported` (the CRL is in the
+    log). A log that cannot take an entry raises without a second attempt to log."""
+    from byoroot_tui.core.errors import LogRefused, SignedNotExported
+    from byoroot_tui.core.interrupts import Interrupted
+    from byoroot_tui.core.stationlog import append_event
+
+    state = CrlProgress()
+    try:
+        issued = sign_crl(plan, ref, officers, log_path, secret=secret, progress=progress, state=state)
+    except (CrlNotRecorded, LogRefused):
+        raise
+    except (ByorootError, Interrupted) as exc:
+        fields = {**refusal_fields, "crl_number": plan.number}
+        if isinstance(exc, ByorootError):
+            reason = str(exc)
+        elif state.record is not None:
+            reason = f"interrupted by {exc.name} after signing, before anything was written"
+        elif state.key_open:
+            reason = f"interrupted by {exc.name} while the root key was open: no CRL was issued or written"
+        else:
+            reason = f"interrupted by {exc.name} before the root key was used: nothing was signed or written"
+        if state.record is not None:
+            fields["sha256"] = state.record.sha256
+            if "station log" not in reason:
+                reason = f"{reason}; CRL number {state.record.number} is signed and in the station log but was not written"
+        try:
+            append_event(log_path, "refused", {**fields, "reason": reason})
+        except ByorootError as log_exc:
+            reason = f"{reason} (and the station log could not record it: {log_exc})"
+        if state.record is not None:
+            raise SignedNotExported(reason) from None
+        raise (type(exc)(reason) if isinstance(exc, ByorootError) else ByorootError(reason)) from None
+    return issued, issued.record

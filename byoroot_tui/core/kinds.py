@@ -18,6 +18,7 @@ STEP_TITLES = {
     "root": "Root",
     "review": "Review",
     "sign": "Sign & export",
+    "crl": "CRL entries",
 }
 
 
@@ -50,7 +51,15 @@ INTERMEDIATE = Kind(
     steps=("media", "preview", "profile", "root", "review", "sign"),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (INTERMEDIATE,)}
+ROOT_CRL = Kind(
+    name="crl",
+    title="Issue the root CRL",
+    summary="The root's certificate revocation list: what the root issued and revoked (revoke one here, "
+            "with both officers), signed with the root key; export root.crl and its fingerprint.",
+    steps=("root", "crl", "review", "sign"),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (INTERMEDIATE, ROOT_CRL)}
 
 
 def get_kind(name: str) -> Kind:

@@ -88,6 +88,7 @@ STEP_SCREENS: dict[str, tuple[str, str]] = {
     "preview": ("byoroot_tui.ui.screens.preview", "PreviewScreen"),
     "profile": ("byoroot_tui.ui.screens.profile", "ProfileScreen"),
     "root": ("byoroot_tui.ui.screens.root", "RootScreen"),
+    "crl": ("byoroot_tui.ui.screens.crl", "CrlScreen"),
     "review": ("byoroot_tui.ui.screens.review", "ReviewScreen"),
     "sign": ("byoroot_tui.ui.screens.sign", "SignScreen"),
     "result": ("byoroot_tui.ui.screens.sign", "ResultScreen"),
@@ -240,6 +241,7 @@ class ByorootApp(JobsMixin, App[int]):
         if c.root_cert_path is not None:
             self.flow.load_root(c.root_cert_path)
         self.set_timer(0.3, self._start_warm_up)  # after the first screen is on the terminal
+        self.set_timer(0.5, lambda: self.flow.load_ledger(then=self._ledger_warnings))
         self.set_interval(0.1, self._heartbeat, name="repaint-heartbeat")
         self._handle_stop_signals()
 
@@ -283,6 +285,14 @@ class ByorootApp(JobsMixin, App[int]):
             self.set_timer(0.1, lambda: self._exit_when_idle(settle if busy else settle - 1))
             return
         self.exit(return_code=1, message=f"byoroot: stopped by {self.stopped_by}: {self.ceremony.where_things_are()}")
+
+    def _ledger_warnings(self, read: Any) -> None:
+        """On start: the root's other duties (core.ledger): a CRL due or past, a revocation on no CRL."""
+        ledger = read.value
+        if ledger is not None and ledger.warnings:
+            self.say("The root's duties: " + " · ".join(ledger.warnings), severity="warning", timeout=20)
+        elif not read.ok and read.reason:
+            self.say(f"The station log cannot be read: {read.reason}", severity="error", timeout=20)
 
     def _start_warm_up(self) -> None:
         self.run_worker(self.warm_up, thread=True, group="warm", exit_on_error=False)

@@ -60,10 +60,16 @@ def _list_keys(module: str, token: Any, secret: bytearray | None) -> list[Any]:
         wipe(secret)
 
 
-def _make_plan(csr: Any, profile: Any, root: Any, now: datetime, serial: int | None = None) -> Any:
-    from byoroot_tui.core.issue import make_plan
+def _read_ledger(log_path: Path, now: datetime) -> Any:
+    from byoroot_tui.core.ledger import read_ledger
 
-    return make_plan(csr, profile, root, now=now, serial=serial)  # lints with pkilint before the key is ever touched
+    return read_ledger(log_path, now)  # a missing log (a new station) has issued nothing
+
+
+def _revoke(log_path: Path, serial: str, reason: str, officers: list[str], now: datetime) -> Any:
+    from byoroot_tui.core.crl import revoke
+
+    return revoke(log_path, serial, reason, officers, now=now)
 
 
 def _assess(csr: Any, profile: Any, root: Any) -> Any:
@@ -246,19 +252,48 @@ class Flow:
         self._assess_timer = self.app.set_timer(0.15, self.start_assessment)
 
     def start_plan(self) -> None:
+        """Work out exactly what will be signed (the core lints it before the key is touched)."""
         c = self.ceremony
-        profile = c.plan_wanted()
-        if profile is None:
-            return
-        token = c.plan_token()
         services = self.app.services
         serial = services.serial() if services.serial is not None else None
+        job = c.plan_job(services.clock(), serial, services.station_log())
+        if job is None:
+            return
+        token, fn, args = job
 
         def done(o: Outcome[Any]) -> None:
             if c.planned(token, o.value, o.reason):
                 self._changed()
 
-        run_job(self.app, _make_plan, c.csr, profile, c.root, services.clock(), serial, group="plan", then=done)
+        run_job(self.app, fn, *args, group="plan", then=done)
+
+    # -------------------------------------------------------------- the ledger and revocations
+
+    def load_ledger(self, then: Any = None) -> None:
+        """Read what the root issued and revoked from the station log (core.ledger)."""
+        c = self.ceremony
+
+        def done(o: Outcome[Any]) -> None:
+            c.set_ledger(o.value, o.reason)
+            self._changed()
+            if then is not None:
+                then(o)
+
+        run_job(self.app, _read_ledger, self.app.services.station_log(), self.app.services.clock(),
+                group="ledger", then=done)
+
+    def revoke(self, serial: str, reason: str, officers: list[str], then: Any) -> None:
+        """Record a revocation (two officers, no key); the CRL planned before no longer counts."""
+        c = self.ceremony
+
+        def done(o: Outcome[Any]) -> None:
+            if o.ok:
+                c.revocation_recorded()
+                self.load_ledger()
+            then(o)
+
+        run_job(self.app, _revoke, self.app.services.station_log(), serial, reason, officers,
+                self.app.services.clock(), group="revoke", then=done)
 
     # -------------------------------------------------------------- the station log
 

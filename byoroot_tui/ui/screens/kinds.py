@@ -9,6 +9,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from byoroot_tui.core.kinds import KINDS
+from byoroot_tui.core.text import safe_text
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.widgets.readout import Readout
 
@@ -32,12 +33,33 @@ class KindScreen(StepScreen):
             yield options
             yield Readout(id="kinds-notes")
 
+    def sync(self) -> None:
+        """Under the choice: where the station log stands (the root's other duties)."""
+        if not self.is_mounted:
+            return
+        c = self.ceremony
+        notes = Text()
+        notes.append(f"Station log: {safe_text(str(self.byoroot.services.station_log()))}", style="dim")
+        if c.ledger_error:
+            notes.append(f"\n✗ {c.ledger_error}", style="red")
+        elif c.ledger is not None:
+            rows = c.ledger.rows
+            revoked = sum(1 for r in rows if r.revoked_at)
+            last = c.ledger.last_crl
+            notes.append(f"\nThe root issued {len(rows)} certificate{'' if len(rows) == 1 else 's'} here, {revoked} revoked; "
+                         + (f"last CRL number {last.number}, next update {last.next_update}." if last else "no CRL yet."))
+            for w in c.ledger.warnings:
+                notes.append("\nWARN   ", style="yellow")
+                notes.append(safe_text(w))
+        self.query_one("#kinds-notes", Static).update(notes)
+
     def on_step_mount(self) -> None:
         options = self.query_one("#kinds-list", OptionList)
         names = list(KINDS)
         if self.ceremony.kind_name in names:
             options.highlighted = names.index(self.ceremony.kind_name)
         self.set_focus(options)
+        self.sync()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -155,13 +155,14 @@ class QrModal(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter,v", "close", "Close", id="qr.close", tooltip="Back to the result")]
 
-    def __init__(self, payload: str) -> None:
+    def __init__(self, payload: str, files: tuple[str, str] = ("intermediate-fingerprint.png", "intermediate.crt")) -> None:
         super().__init__(classes="modal qr-modal")
         self.payload = payload
+        self.files = files
 
     def compose(self) -> ComposeResult:
         with Vertical(id="qr-box"):
-            yield QrCode(self.payload, fit=True, spare=(0, 1), id="qr-big")  # 1: the key bar
+            yield QrCode(self.payload, fit=True, spare=(0, 1), id="qr-big", files=self.files)  # 1: the key bar
         yield KeyBar()
 
     def action_close(self) -> None:

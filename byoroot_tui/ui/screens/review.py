@@ -78,6 +78,35 @@ def existing_certificate_line(folder: Path) -> str:
     return f"\n\nThe existing {describe_certificate_file(path)}.\n\n"
 
 
+def crl_plan_table(plan: Any, key: str | None) -> Any:
+    """The CRL about to be signed, as the officers review it (core.crl.CrlPlan)."""
+    t = kv_table()
+    t.add_row(Text("Issuer"), Text(plan.root.subject_text, style="bold"))
+    t.add_row(Text("CRL number"), Text(str(plan.number), style="bold"))
+    t.add_row(Text("This update"), Text(day(plan.this_update)))
+    days = (plan.next_update - plan.this_update).days
+    t.add_row(Text("Next update"), Text(f"{day(plan.next_update)}  ({days} days: hold the next CRL ceremony before)"))
+    t.add_row(Text("Signature"), Text(f"{plan.signature_algorithm} by the root ({plan.root.key_algorithm} {plan.root.key_size})"))
+    if key:
+        t.add_row(Text("Root key"), Text(key))
+    t.add_row(Text("Extensions"), Text("authorityKeyIdentifier (the root's key id), cRLNumber"))
+    if plan.entries:
+        listed = Text()
+        for i, e in enumerate(plan.entries):
+            if i:
+                listed.append("\n")
+            listed.append(colon_hex(e.serial, 1 << 16), style="bold")
+            listed.append(f"\n  revoked {day(e.revocation_date)}, reason {e.reason}"
+                          + (" (no reasonCode)" if e.reason == "unspecified" else ""))
+            listed.append(f"\n  {e.subject}", style="dim")
+        t.add_row(Text(f"Revoked ({len(plan.entries)})"), listed)
+    else:
+        t.add_row(Text("Revoked"), Text("none: the CRL lists no certificate"))
+    if plan.lint is not None:
+        t.add_row(Text("Lint (pkilint)"), Text(plan.lint.summary(), style="green" if plan.lint.clean else "red"))
+    return t
+
+
 class ReviewScreen(StepScreen):
     STEP = "review"
     BINDINGS = [
@@ -99,16 +128,17 @@ class ReviewScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         with Container(id="review-body", classes="body"):
             with VerticalScroll(id="plan-pane"):
-                yield Static(Text("Certificate to be issued"), classes="section-title")
+                yield Static(Text("Certificate to be issued"), classes="section-title", id="plan-title")
                 yield Readout(id="plan")
                 yield Readout(id="plan-warnings")
                 yield Static(Text("Output"), classes="section-title")
                 yield Readout(id="out-path")
-                yield Static(Text("CSR SHA-256 (compare with the requester's)"), classes="section-title")
+                yield Static(Text("CSR SHA-256 (compare with the requester's)"), classes="section-title",
+                             id="csr-sha-title")
                 yield Readout(id="csr-sha")
             with Vertical(id="officer-pane"):
                 yield Static(Text("Each officer types their name; Enter confirms the certificate above"),
-                             classes="officer-hint")
+                             classes="officer-hint", id="officer-hint")
                 with Horizontal(classes="officer-row"):
                     yield Static(Text("Officer 1"), classes="officer-label")
                     yield Input(placeholder="name", id="officer1", max_length=80, compact=True)
@@ -129,6 +159,11 @@ class ReviewScreen(StepScreen):
                 yield Readout(id="sign-status")
 
     def on_screen_resume(self) -> None:
+        c = self.ceremony  # this step is every kind's: it names what the kind signs
+        self.query_one("#plan-title", Static).update(Text(f"{'CRL' if c.is_crl else 'Certificate'} to be issued"))
+        self.query_one("#officer-hint", Static).update(
+            Text(f"Each officer types their name; Enter confirms the {c.noun} above"))
+        self.query_one("#csr-sha-title").display = self.query_one("#csr-sha").display = not c.is_crl
         if not self.ceremony.plan_is_current() and not self.ceremony.signed:
             self.ceremony.set_plan(None, None)  # shown as being worked out
             # After this step's first frame: the plan's worker thread (lint) would slow its paint.
@@ -195,7 +230,6 @@ class ReviewScreen(StepScreen):
 
     def start_signing(self) -> None:
         from byoroot_tui.core.errors import ExportFailed, LogRefused
-        from byoroot_tui.core.record import preflight
 
         c = self.ceremony
         status = self.query_one("#sign-status", Static)
@@ -208,12 +242,12 @@ class ReviewScreen(StepScreen):
         # Everything about the log and the folder, before the key is touched (core.record.preflight):
         # the log is a station log that takes entries; the folder takes new files; no name is in the way.
         try:
-            notes = preflight(out_dir, self.byoroot.services.station_log(), overwrite=c.overwrite)
+            notes = c.preflight(self.byoroot.services.station_log())
         except LogRefused as exc:
             status.update(Text.assemble(("✗ not signed: ", "bold red"), (str(exc), "red")))
             return
         except ExportFailed as exc:
-            there = existing_exports(out_dir) if out_dir.is_dir() else []
+            there = existing_exports(out_dir, c.export_names) if out_dir.is_dir() else []
             if there and not c.overwrite:
                 self._ask_overwrite(out_dir, there)
             else:
@@ -242,11 +276,12 @@ class ReviewScreen(StepScreen):
                 self.query_one("#sign-status", Static).update(
                     Text("Not signed. Choose another output folder with ctrl+o, then type SIGN again.", style="yellow"))
 
+        c = self.ceremony
         self.app.push_screen(
             ConfirmModal(
-                "Replace the existing certificate?",
+                f"Replace the existing {c.noun}?",
                 f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
-                + existing_certificate_line(folder) + "Replace with what is about to be signed?",
+                + ("" if c.is_crl else existing_certificate_line(folder)) + "Replace with what is about to be signed?",
                 yes="Replace it",
                 no="Keep it",
                 danger=True,
@@ -265,7 +300,7 @@ class ReviewScreen(StepScreen):
                 c.set_out_dir(path)
                 self.sync()
 
-        self.app.push_screen(PathPicker("Choose the folder for intermediate.crt", start, want="folder"), picked)
+        self.app.push_screen(PathPicker(f"Choose the folder for {c.out_name}", start, want="folder"), picked)
 
     # -------------------------------------------------------------- display
 
@@ -297,8 +332,12 @@ class ReviewScreen(StepScreen):
             if c.plan_error:
                 plan_w.update(Text.assemble(("✗ REFUSED  ", "bold red"), (c.plan_error, "red")))
             else:
-                plan_w.update(Text("working out the certificate…", style="dim"))
+                plan_w.update(Text(f"working out the {c.noun}…", style="dim"))
             warn_w.update("")
+        elif c.is_crl:
+            plan_w.update(crl_plan_table(plan, c.key_description or (ref.describe() if ref is not None else None)))
+            warnings = list(plan.notes)
+            warn_w.update(Text("\n").join(Text.assemble(("NOTE   ", "yellow"), w) for w in warnings))
         else:
             t = kv_table()
             t.add_row(Text("Subject"), Text(plan.subject_text, style="bold"))
@@ -331,7 +370,7 @@ class ReviewScreen(StepScreen):
             warn_w.update(warns)
         warn_w.display = bool(warnings)
 
-        if c.csr:
+        if c.csr and not c.is_crl:
             from byoroot_tui.core.fingerprint import pgp_words
 
             words = pgp_words(c.csr.sha256)
@@ -347,9 +386,10 @@ class ReviewScreen(StepScreen):
         c = self.ceremony
         out = Text(safe_text(str(c.out_dir)) if c.out_dir else "(none)")
         out.append("   ctrl+o: change", style="dim")
-        out.append(f"\n{CERT_NAME}, its QR code (PNG) and the ceremony record; the station log records it",
+        what = f"{c.out_name} and root.crl.pem" if c.is_crl else c.out_name
+        out.append(f"\n{what}, its QR code (PNG) and the ceremony record; the station log records it",
                    style="dim")
-        there = existing_exports(c.out_dir) if c.out_dir is not None and c.out_dir.is_dir() else []
+        there = existing_exports(c.out_dir, c.export_names) if c.out_dir is not None and c.out_dir.is_dir() else []
         if there:
             out.append(f"\n{', '.join(there)} exist{'s' if len(there) == 1 else ''}: "
                        + ("will be replaced" if c.overwrite else "you will be asked before anything is replaced"),

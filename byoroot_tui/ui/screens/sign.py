@@ -1,7 +1,8 @@
-"""Step 6, Sign & export: sign in a worker, write intermediate.crt, show the fingerprint.
+"""Sign & export, every kind's last step: sign in a worker (the record first), write the set
+(intermediate.crt or root.crl, the QR code, the sheet), show the fingerprint.
 
-Signing happens once. A failed write keeps the signed certificate in memory and offers to
-retry, or to write to another folder, without touching the root key again.
+Signing happens once. A failed write keeps what was signed (it is in the station log) and offers
+to retry, or to write to another folder, without touching the root key again.
 """
 
 from __future__ import annotations
@@ -34,23 +35,9 @@ STAGES = (
 )
 
 
-def _export(record: Any, folder: Path, log_path: Path | None, overwrite: bool, cancel: Any = None,
-            paper: str = "a4") -> Any:
-    """The core's export of the whole set from the certificate's log record (as `byoroot sign` and
-    `byoroot export` do): certificate, QR PNG, sheet, all or none, and an `exported` or
-    `export_failed` entry. Never a new signature, never a second `issued` entry."""
-    from byoroot_tui.core.record import export_record
-
-    return export_record(record, folder, log_path=log_path, overwrite=overwrite, cancel=cancel, paper=paper)
-
-
 class CertificateWriter:
     """Write the issued certificate from a thread; `write_done` or `write_failed` takes the outcome (mixin for screens)."""
 
-    def export_args(self, folder: Path, overwrite: bool, copy: bool) -> tuple[Any, ...]:
-        c = self.ceremony  # type: ignore[attr-defined]
-        log = self.byoroot.services.station_log()  # type: ignore[attr-defined]  # a copy is an export too
-        return (c.issued_record, folder, log, overwrite, self.byoroot.cancel_event, c.paper)  # type: ignore[attr-defined]
 
     def write_certificate(self, folder: Path, overwrite: bool, copy: bool = False) -> None:
         """Export again (a retry, another medium, or a copy) from the certificate already signed."""
@@ -61,7 +48,10 @@ class CertificateWriter:
             else:
                 self.write_failed(o, folder)  # type: ignore[attr-defined]
 
-        run_job(self.app, _export, *self.export_args(folder, overwrite, copy), group="write", then=done)  # type: ignore[attr-defined]
+        c = self.ceremony  # type: ignore[attr-defined]
+        log = self.byoroot.services.station_log()  # type: ignore[attr-defined]  # a copy is an export too
+        export, args = c.export_job(folder, log, overwrite, self.byoroot.cancel_event)  # type: ignore[attr-defined]
+        run_job(self.app, export, c.issued_record, *args, group="write", then=done)  # type: ignore[attr-defined]
 
     def pick_folder(self, title: str, start: Path, then: Any) -> None:
         from byoroot_tui.ui.screens.modals import PathPicker
@@ -73,12 +63,13 @@ class CertificateWriter:
         from byoroot_tui.core.ceremony import existing_exports
         from byoroot_tui.ui.screens.modals import ConfirmModal
 
-        names = existing_exports(folder) or [CERT_NAME]
+        c = self.ceremony  # type: ignore[attr-defined]
+        names = existing_exports(folder, c.export_names) or [c.out_name]
         self.app.push_screen(  # type: ignore[attr-defined]
             ConfirmModal(
-                "Replace the existing certificate?",
+                f"Replace the existing {c.noun}?",
                 f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
-                + existing_certificate_line(folder) + "Replace?",
+                + ("" if c.is_crl else existing_certificate_line(folder)) + "Replace?",
                 yes="Replace it",
                 no="Keep it",
                 danger=True,
@@ -127,26 +118,27 @@ class SignScreen(CertificateWriter, StepScreen):
             self.stage = "key"
             self.failed_stage = None
             self.sync()
-            log = self.byoroot.services.station_log()
-            self.sign_worker(c.plan, ref, secret, c.out_dir, c.overwrite, log, c.log_fields())
+            self.sign_worker(ref, secret)
 
-    def sign_worker(self, plan: Any, ref: Any, secret: bytearray | None, folder: Path, overwrite: bool,
-                    log_path: Path, log_fields: dict[str, object]) -> None:
-        officers = [o for o in log_fields.get("officers", []) if isinstance(o, str)]  # type: ignore[union-attr]
-        cancel, paper = self.byoroot.cancel_event, self.ceremony.paper
+    def sign_worker(self, ref: Any, secret: bytearray | None) -> None:
+        """Sign the reviewed plan (the record first), then write the whole set: the kind's own
+        core functions (Ceremony.sign_job, Ceremony.export_job), in one worker thread."""
+        c = self.ceremony
+        log_path = self.byoroot.services.station_log()
+        folder, overwrite, cancel = c.out_dir, c.overwrite, self.byoroot.cancel_event
+        assert folder is not None
+        sign, sign_args = c.sign_job(log_path)
+        export, export_args = c.export_job(folder, log_path, overwrite, cancel)
 
         def job(report: Any) -> None:
-            from byoroot_tui.core.ledger import sign_and_record
-
-            signed = attempt(sign_and_record, plan, ref, secret, officers, plan.csr.name, log_path, log_fields,
-                             lambda stage: report(lambda: self.sign_progress(stage)))
+            signed = attempt(sign, *sign_args, ref, secret, lambda stage: report(lambda: self.sign_progress(stage)))
             if not signed.ok:
                 report(lambda: self.sign_failed(signed))
                 return
             issued, record = signed.value  # type: ignore[misc]
             report(lambda: self.signed(issued, record))
             report(lambda: self.sign_progress("write"))
-            written = attempt(_export, record, folder, log_path, overwrite, cancel, paper)
+            written = attempt(export, record, *export_args)  # from the record, as the log holds it
             report(lambda: self.write_done(written.value) if written.ok else self.write_failed(written, folder))
 
         run_steps(self.app, job, group="sign")
@@ -202,7 +194,7 @@ class SignScreen(CertificateWriter, StepScreen):
         self.refresh_bindings()
         from byoroot_tui.core.ceremony import existing_exports
 
-        if o.raised(TargetExists) and existing_exports(folder):
+        if o.raised(TargetExists) and existing_exports(folder, self.ceremony.export_names):
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.ceremony.overwrite = True
@@ -244,7 +236,7 @@ class SignScreen(CertificateWriter, StepScreen):
             from byoroot_tui.core.ceremony import existing_exports
 
             c.set_out_dir(folder)
-            if existing_exports(folder):
+            if existing_exports(folder, c.export_names):
                 def answered(yes: bool | None) -> None:
                     if yes:
                         c.overwrite = True
@@ -256,7 +248,7 @@ class SignScreen(CertificateWriter, StepScreen):
             else:
                 self._write_again()
 
-        self.pick_folder("Write intermediate.crt to which folder?", start, picked)
+        self.pick_folder(f"Write {c.out_name} to which folder?", start, picked)
 
     # -------------------------------------------------------------- display
 
@@ -275,6 +267,7 @@ class SignScreen(CertificateWriter, StepScreen):
             done_upto = order.index(current) - 1
         lines = Text()
         for i, (stage, label) in enumerate(STAGES):
+            label = label.replace(CERT_NAME, c.out_name)
             if i:
                 lines.append("\n")
             if i <= done_upto:
@@ -295,7 +288,10 @@ class SignScreen(CertificateWriter, StepScreen):
         facts = self.query_one("#signed-facts", Static)
         if c.issued is not None:
             t = kv_table()
-            t.add_row(Text("Serial"), FittedHex.serial(c.issued.plan.serial_hex))
+            if c.is_crl:
+                t.add_row(Text("CRL number"), Text(str(c.issued.plan.number)))
+            else:
+                t.add_row(Text("Serial"), FittedHex.serial(c.issued.plan.serial_hex))
             t.add_row(Text("SHA-256"), Text("\n".join(grouped(c.issued.sha256, 4, 8))))
             facts.update(t)
         else:
@@ -304,7 +300,7 @@ class SignScreen(CertificateWriter, StepScreen):
         if c.write_error and c.written is None and not self.writing:
             status.update(Text.assemble(
                 ("✗ NOT WRITTEN  ", "bold red"), (c.write_error, "red"),
-                "\nThe certificate is signed and in the station log; it will not be signed again.\n",
+                f"\nThe {c.noun} is signed and in the station log; it will not be signed again.\n",
                 ("r", "bold"), ": retry the same folder   ", ("ctrl+o", "bold"), ": write to another folder or stick",
             ))
             status.add_class("failed")
@@ -348,7 +344,7 @@ class ResultScreen(CertificateWriter, StepScreen):
         with VerticalScroll(id="result-body", classes="body"):
             with Vertical(id="result-main"):
                 yield Readout(id="result-status")
-                yield Static(Text("SHA-256 fingerprint of intermediate.crt (DER)"), classes="section-title")
+                yield Static(Text(f"SHA-256 fingerprint of {c.out_name} (DER)"), classes="section-title")
                 yield Fingerprint(fp, id="fingerprint")
                 yield Readout(id="copy-status")
                 yield Static(Text("PGP words (read aloud in order)"), classes="section-title")
@@ -356,7 +352,16 @@ class ResultScreen(CertificateWriter, StepScreen):
                 yield Readout(id="result-facts")
             with Vertical(id="result-qr"):
                 yield Static(Text("Scan to compare (lowercase hex SHA-256)"), classes="section-title")
-                yield QrCode(fp, spare=(60, 8), id="qr")  # on the console: where 2 columns a module fit
+                yield QrCode(fp, spare=(60, 8), id="qr", files=self.qr_files())  # on the console: where 2 columns a module fit
+
+    def qr_files(self) -> tuple[str, str]:
+        """(the QR code's PNG, the file it is the fingerprint of), for the note when it does not fit."""
+        c = self.ceremony
+        if c.is_crl:
+            from byoroot_tui.core.crl import CRL_NAME, CRL_QR_NAME
+
+            return CRL_QR_NAME, CRL_NAME
+        return "intermediate-fingerprint.png", CERT_NAME
 
     def on_step_mount(self) -> None:
         self.set_focus(self.query_one("#result-body"))
@@ -381,10 +386,16 @@ class ResultScreen(CertificateWriter, StepScreen):
         self.query_one("#result-status", Static).update(status)
         plan = issued.plan
         t = kv_table()
-        t.add_row(Text("Subject"), Text(plan.subject_text))
-        t.add_row(Text("Issuer"), Text(plan.issuer_text))
-        t.add_row(Text("Serial"), FittedHex.serial(plan.serial_hex))
-        t.add_row(Text("Valid"), Text(f"{day(plan.not_before)}  →  {day(plan.not_after)}"))
+        if c.is_crl:
+            t.add_row(Text("Issuer"), Text(plan.root.subject_text))
+            t.add_row(Text("CRL number"), Text(str(plan.number)))
+            t.add_row(Text("Valid"), Text(f"{day(plan.this_update)}  →  next update {day(plan.next_update)}"))
+            t.add_row(Text("Revoked"), Text(", ".join(e.serial for e in plan.entries) or "none"))
+        else:
+            t.add_row(Text("Subject"), Text(plan.subject_text))
+            t.add_row(Text("Issuer"), Text(plan.issuer_text))
+            t.add_row(Text("Serial"), FittedHex.serial(plan.serial_hex))
+            t.add_row(Text("Valid"), Text(f"{day(plan.not_before)}  →  {day(plan.not_after)}"))
         t.add_row(Text("Officers"), Text(f"{c.officer1} and {c.officer2}"))
         if issued.lint is not None:
             t.add_row(Text("Lint"), Text(f"after signing: {issued.lint.summary()}"))
@@ -394,7 +405,8 @@ class ResultScreen(CertificateWriter, StepScreen):
             t.add_row(Text("Root key"), Text("dropped after signing; passphrase field cleared"))
         ex = c.exported
         if ex is not None:
-            t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in (ex.certificate, ex.qr_png, ex.sheet, ex.pdf) if p is not None)))
+            files = ex.files if c.is_crl else (ex.certificate, ex.qr_png, ex.sheet, ex.pdf)  # type: ignore[union-attr]
+            t.add_row(Text("Written"), Text("\n".join(safe_text(str(p)) for p in files if p is not None)))
             log = self.byoroot.services.station_log()
             head = c.log_head or ex.log_head  # a copy written later moves the head on
             if head:
@@ -434,7 +446,7 @@ class ResultScreen(CertificateWriter, StepScreen):
         # instead of composing a new one each time.
         name = f"qr-{issued.sha256}"
         if not self.app.is_screen_installed(name):
-            self.app.install_screen(QrModal(issued.sha256), name=name)
+            self.app.install_screen(QrModal(issued.sha256, self.qr_files()), name=name)
         self.app.push_screen(name)
 
     def action_write_copy(self) -> None:
@@ -452,11 +464,11 @@ class ResultScreen(CertificateWriter, StepScreen):
                 return
             if c.written is not None and folder.resolve() == c.written.parent.resolve():
                 # the copy would replace the files just written with themselves: not a copy
-                self.byoroot.say(f"intermediate.crt was just written to {safe_text(str(folder))}: "
+                self.byoroot.say(f"{c.out_name} was just written to {safe_text(str(folder))}: "
                                  "choose another folder or stick for the copy", severity="warning")
-                self.pick_folder("Write a copy (certificate, QR, record) to which OTHER folder?", start, picked)
+                self.pick_folder(f"Write a copy ({c.noun}, QR, record) to which OTHER folder?", start, picked)
                 return
-            if existing_exports(folder):
+            if existing_exports(folder, c.export_names):
                 def answered(yes: bool | None) -> None:
                     if yes:
                         self.write_certificate(folder, True, copy=True)
@@ -465,12 +477,13 @@ class ResultScreen(CertificateWriter, StepScreen):
             else:
                 self.write_certificate(folder, False, copy=True)
 
-        self.pick_folder("Write a copy (certificate, QR, record) to which folder?", start, picked)
+        self.pick_folder(f"Write a copy ({c.noun}, QR, record) to which folder?", start, picked)
 
     def write_done(self, exported: Any) -> None:
         self.ceremony.log_head = exported.log_head  # the copy's `exported` entry is the log's new head
         self.sync()
-        self.byoroot.say(f"A copy was written to {safe_text(str(exported.certificate.parent))}")
+        main = exported.crl if self.ceremony.is_crl else exported.certificate
+        self.byoroot.say(f"A copy was written to {safe_text(str(main.parent))}")
 
     def write_failed(self, o: Outcome[Any], folder: Path) -> None:
         self.byoroot.show_error("Copy not written", o.reason or "")

@@ -82,9 +82,11 @@ class QrCode(Widget):
     """
 
     def __init__(self, payload: str, *, fit: bool = False, spare: tuple[int, int] = (0, 0), name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+                 id: str | None = None, classes: str | None = None,
+                 files: tuple[str, str] = ("intermediate-fingerprint.png", "intermediate.crt")) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.payload = payload
+        self.files = files  # (the QR code's PNG, the file it fingerprints), named when the code does not fit
         self.fit = fit
         self.spare = spare  # (columns, rows) of the screen kept for what is around the code
         self._qr_matrix = qr_matrix(payload)  # the core makes the matrix once per payload
@@ -118,7 +120,7 @@ class QrCode(Widget):
         # the full-screen view (fit) cannot offer itself
         first = "Scan" if self.fit else "Press v for the QR code alone, or scan"
         return (f"The QR code does not fit this screen (it needs {2 * n}x{n} characters here).\n"
-                f"{first} intermediate-fingerprint.png beside intermediate.crt, or the printed ceremony record sheet.")
+                f"{first} {self.files[0]} beside {self.files[1]}, or the printed ceremony record sheet.")
 
     def get_content_width(self, container, viewport) -> int:  # type: ignore[no-untyped-def]
         self.scale = self._scale_for(viewport.width, viewport.height)
