@@ -145,8 +145,52 @@ async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
             await pilot.pause(0.2)
             save(app, "02a-csr-refused")
 
+        await shoot_crl(size, base, m.root_cert, enc_key, save)
         await shoot_hsm(size, base, save)
     return shots
+
+
+async def shoot_crl(size: tuple[int, int], base: Path, root_cert: Path, root_key: Path, save) -> None:  # type: ignore[no-untyped-def]
+    """The first screen (no CSR on the stick), and the root CRL ceremony over the station log the
+    main ceremony wrote: the CRL step, the revoke dialog, the review, the result."""
+    stick = base / "crl-stick"
+    stick.mkdir()
+    app = make_app(media_roots=[stick], root_cert=root_cert, root_key=root_key, demo=True, services=services())
+    async with app.run_test(size=size) as pilot:
+        c = app.ceremony
+        await drive.wait_for(pilot, lambda: c.ledger is not None, "the ledger")
+        app.clear_notifications()
+        await pilot.pause(0.1)
+        save(app, "00-choose-ceremony")
+        await drive.choose_kind(pilot, app, "crl")
+        await drive.check_key(pilot, app, PASSPHRASE)
+        await pilot.press("ctrl+n")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "crl", "the CRL step")
+        await drive.wait_for(pilot, lambda: c.ledger is not None and c.ledger.rows, "the ledger")
+        await pilot.pause(0.2)
+        while app.screen.highlighted_row() is not None and app.screen.highlighted_row().revoked_at:
+            await pilot.press("down")  # another size's run revoked the first one already (one log per run)
+        save(app, "10-crl-entries")
+        await pilot.press("r")
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "RevokeModal", "the revoke dialog")
+        await pilot.press("down", "down", "enter")
+        await drive.type_into(pilot, app, "#revoke-officer1", "Alice Martin", submit=False)
+        save(app, "10a-crl-revoke")
+        await pilot.press("enter")
+        await drive.type_into(pilot, app, "#revoke-officer2", "Bob Okafor")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "crl" and any(r.revoked_at for r in c.ledger.rows),
+                             "the revocation")
+        app.clear_notifications()
+        await pilot.pause(0.2)
+        save(app, "10b-crl-revoked")
+        await pilot.press("ctrl+n")
+        await drive.wait_for(pilot, lambda: c.plan_is_current(), "the CRL plan")
+        await drive.confirm_officers(pilot, app)
+        save(app, "11-crl-review")
+        await drive.sign(pilot, app)
+        app.clear_notifications()
+        await pilot.pause(0.2)
+        save(app, "12-crl-result")
 
 
 async def shoot_hsm(size: tuple[int, int], base: Path, save) -> None:  # type: ignore[no-untyped-def]

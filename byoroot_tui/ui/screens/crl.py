@@ -26,7 +26,7 @@ from byoroot_tui.ui.widgets.keybar import KeyBar
 from byoroot_tui.ui.widgets.readout import Readout
 
 REASON_HELP = {
-    "unspecified": "no reason given (the CRL entry carries no reasonCode)",
+    "unspecified": "no reason given (no reasonCode on the CRL entry)",
     "keyCompromise": "the intermediate's private key is, or may be, known to someone else",
     "cACompromise": "the CA itself is compromised",
     "affiliationChanged": "the subject's name or organisation changed",
@@ -196,8 +196,9 @@ class RevokeModal(ModalScreen["tuple[str, list[str]] | None"]):
     until the second officer's Enter (the core checks the names and the reason)."""
 
     DEFAULT_CSS = """
-    #revoke-reasons { height: auto; max-height: 8; margin: 1 0; }
-    .revoke-row { height: 1; margin-top: 1; }
+    #revoke-reasons { height: auto; max-height: 6; margin: 1 0; background: $boost; }
+    #revoke-reasons:focus { background: $primary 20%; }
+    .revoke-row { height: 1; }
     .revoke-row Static { width: 12; }
     .revoke-row Input { width: 1fr; }
     """
@@ -214,13 +215,13 @@ class RevokeModal(ModalScreen["tuple[str, list[str]] | None"]):
 
         with Vertical(classes="dialog error"):
             yield Static(Text("Revoke this certificate?"), classes="dialog-title")
-            yield Static(Text(f"Serial {self.serial}\n{safe_text(self.subject)}\n\nRecorded in the station log at "
-                              "once (no key); the next root CRL lists it. A revocation cannot be undone."),
+            yield Static(Text(f"Serial {self.serial}\n{safe_text(self.subject)}\nRecorded in the station log at "
+                              "once (no key); the next root CRL lists it. It cannot be undone."),
                          classes="dialog-body")
-            reasons = OptionList(id="revoke-reasons")
+            reasons = OptionList(id="revoke-reasons", compact=True)
             for name in ALLOWED_REASONS:
-                label = Text(name, style="bold")
-                label.append(f"  {REASON_HELP.get(name, '')}", style="dim")
+                label = Text.assemble((name, "bold"), " - ", (REASON_HELP.get(name, ""), "dim"),
+                                      no_wrap=True, overflow="ellipsis")
                 reasons.add_option(Option(label, id=name))
             yield reasons
             with Horizontal(classes="revoke-row"):
