@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from byoroot_tui.core.errors import ByorootError, InputRefused, PolicyRefused
 from byoroot_tui.core.findings import Finding
-from byoroot_tui.core.kinds import INTERMEDIATE, STEP_TITLES, Kind, get_kind  # noqa: F401  (STEP_TITLES re-exported)
+from byoroot_tui.core.kinds import INTERMEDIATE, Kind, get_kind
 from byoroot_tui.core.names import is_blank, officer_findings, person_key
 from byoroot_tui.core.text import has_control_chars, is_unsafe_char
 
