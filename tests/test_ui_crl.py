@@ -70,6 +70,9 @@ def test_the_root_crl_ceremony_by_keyboard(tmp_path: Path, cli: Any) -> None:
         await drive.sign(pilot, app)
         assert drive.step_of(app) == "result", drive.screen_text(app)
         assert drive.shows(app, "SHA-256 fingerprint of root.crl (DER)")
+        await pilot.press("p")  # print the CRL sheet: lp, or where the sheet is (once crashed the app)
+        await pilot.pause(0.5)
+        assert app.is_running and drive.step_of(app) == "result"
 
     run(app, (120, 40), script)
 
@@ -104,3 +107,47 @@ def test_the_first_screen_warns_of_a_revocation_on_no_crl(tmp_path: Path, cli: A
         assert "WARN" in text and "1 revoked" in text, text
 
     run(app, (120, 40), script)
+
+
+def test_a_csr_on_the_stick_starts_the_intermediate_and_esc_reaches_the_other_kinds(tmp_path: Path, cli: Any) -> None:
+    c, log, serial = issued_station(tmp_path, cli)
+    app = make_app(media_roots=[c.stick], root_cert=c.root_cert, root_key=c.root_key, services=services(log_path=log))
+
+    async def script(pilot: Any) -> None:
+        await drive.wait_for(pilot, lambda: app.ceremony.csr is not None, "the CSR")
+        assert drive.step_of(app) == "media"
+        await pilot.press("escape")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "kinds", "the choice of ceremony")
+        await drive.choose_kind(pilot, app, "crl")
+        assert drive.step_of(app) == "root" and app.ceremony.kind_name == "crl"
+        await pilot.press("escape")
+        await drive.choose_kind(pilot, app, "intermediate")
+        assert drive.step_of(app) == "media" and len(app.screen_stack) == 1
+
+    run(app, (100, 30), script)
+
+
+def test_quitting_after_a_revocation_says_it_stays_in_the_log(tmp_path: Path, cli: Any) -> None:
+    c, log, serial = issued_station(tmp_path, cli)
+    empty = tmp_path / "empty-stick"
+    empty.mkdir()
+    app = make_app(media_roots=[empty], root_cert=c.root_cert, root_key=c.root_key, services=services(log_path=log))
+
+    async def script(pilot: Any) -> None:
+        await drive.choose_kind(pilot, app, "crl")
+        await drive.check_key(pilot, app, None)
+        await pilot.press("ctrl+n")
+        await drive.wait_for(pilot, lambda: drive.step_of(app) == "crl" and bool(app.screen.rows), "the ledger")
+        await pilot.press("r")
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "RevokeModal", "the revoke dialog")
+        await pilot.press("down", "enter")  # unspecified
+        await drive.type_into(pilot, app, "#revoke-officer1", "Alice Martin")
+        await drive.type_into(pilot, app, "#revoke-officer2", "Bob Okafor")
+        await drive.wait_for(pilot, lambda: app.ceremony.crl_revision == 1, "the revocation")
+        await pilot.press("ctrl+q")
+        await drive.wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", "the question")
+        assert drive.shows(app, "Quit without the CRL?") and drive.shows(app, "stays there")
+        await pilot.press("n")
+
+    run(app, (100, 30), script)
+    assert [e["event"] for e in events(log)][-1] == "revoked" and events(log)[-1]["reason"] == "unspecified"

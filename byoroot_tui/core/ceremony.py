@@ -468,6 +468,11 @@ class Ceremony:
                     f"The {self.noun} is signed and in the station log, but NOT written to any medium. "
                     f"After quitting, {again} writes it (no new signature).",
                     "Quit anyway", "Stay", True)
+        if not self.signed and self.crl_revision:
+            return ("Quit without the CRL?",
+                    "Nothing has been signed, but the revocation recorded here is in the station log and stays "
+                    "there: the root CRL must list it within 24 hours (BRs 4.9.7). Quitting now leaves it on no CRL; "
+                    "the next CRL ceremony (or `byoroot crl`) lists it.", "Quit anyway", "Stay", True)
         if not self.signed and (self.officer1 or self.officer2 or started):
             # Mid-ceremony (past the first step, or an officer confirmed): a stray ctrl+q would
             # throw away what the officers checked. Asked first; nothing was signed.

@@ -540,13 +540,55 @@ def how_to_export_crl_again(record: CrlRecord, log_path: str | os.PathLike[str] 
             "writes it again, without the key")
 
 
+def crl_is_demo(rec: CrlRecord) -> bool:
+    """Signed by `byoroot demo`'s throwaway root (its subject): the sheets say DEMO."""
+    from byoroot_tui.core.demo import DEMO_ROOT_NAME
+
+    return rec.root_subject.startswith(f"CN={DEMO_ROOT_NAME},")
+
+
+def describe_crl_file(path: Path, limit: int = 4 * 1024 * 1024) -> str:
+    """One safe line naming the CRL in ``path`` (issuer, number, thisUpdate), for the question
+    before it is replaced. Read without following a link; never raises."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return f"{safe_text(path.name)}: not a regular file"
+        data = os.read(fd, limit + 1)
+    except OSError as exc:
+        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
+    finally:
+        os.close(fd)
+    try:
+        from cryptography import x509
+
+        crl = x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data else x509.load_der_x509_crl(data)
+        try:
+            number = str(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+        except x509.ExtensionNotFound:
+            number = "(none)"
+        return (f"{safe_text(path.name)}: issuer {safe_text(crl.issuer.rfc4514_string(), 200)}, CRL number {number}, "
+                f"this update {crl.last_update_utc.strftime('%Y-%m-%d %H:%M UTC')}, {len(crl)} revoked")
+    except Exception:
+        return f"{safe_text(path.name)}: not a CRL that can be read"
+
+
 def render_crl_sheet(rec: CrlRecord, *, log_head: str | None, crl_path: str, when: datetime, host: str) -> str:
     """The printable CRL ceremony sheet (80 columns, UTF-8), from the CRL's log record."""
     from byoroot_tui.core.fingerprint import grouped_hex, pgp_words, qr_matrix, qr_text
     from byoroot_tui.core.record import WIDTH, _field, _hash_field, _software, _words_lines
 
+    from byoroot_tui.core.record import DEMO_LINE
+
     rule, thin = "=" * WIDTH, "-" * WIDTH
     out = [rule, "OFFLINE ROOT CA KEY CEREMONY RECORD  -  root CRL issued".center(WIDTH).rstrip(), rule]
+    if crl_is_demo(rec):
+        out += [DEMO_LINE.center(WIDTH).rstrip(), rule]
     out += _field("Date (UTC):", iso(when))
     out += _field("Date (local):", when.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
     out += _field("Station:", host)
@@ -587,8 +629,8 @@ def render_crl_sheet(rec: CrlRecord, *, log_head: str | None, crl_path: str, whe
         out += _field("  That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
     out.append(thin)
     names = [n for n in rec.officers if n.strip()]
-    out.append("OFFICERS: I reviewed the CRL above before it was signed: its number, dates and every")
-    out.append("revoked certificate.")
+    out.append("OFFICERS: I reviewed the CRL above before it was signed: its number, its dates")
+    out.append("and every revoked certificate.")
     for number, name in enumerate(names, start=1):
         out.append("")
         out += _field(f"Officer {number}:", safe_text(name, 64))
@@ -622,7 +664,7 @@ def export_crl(record: CrlRecord, directory: str | os.PathLike[str], *, log_path
         crl_path = folder / CRL_NAME
         text = render_crl_sheet(record, log_head=head, crl_path=str(crl_path), when=when, host=host)
         pdf = render_crl_pdf(record, log_head=head, crl_path=safe_text(str(crl_path)), when=when, host=host,
-                             software=software_line(), paper=paper)
+                             software=software_line(), paper=paper, demo=crl_is_demo(record))
         files = [(CRL_NAME, record.der), (CRL_PEM_NAME, record.pem), (CRL_QR_NAME, qr_png(qr_matrix(record.sha256))),
                  (CRL_SHEET_NAME, text.encode("utf-8")), (CRL_PDF_NAME, pdf)]
         writing = True

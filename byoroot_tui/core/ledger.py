@@ -305,6 +305,7 @@ class CrlSummary:
     next_update: str
     serials: tuple[str, ...]  # the revoked certificates it lists
     time: str
+    root_sha256: str = ""  # the root that signed it
 
 
 def _crl_number(entry: dict[str, Any]) -> int | None:
@@ -333,7 +334,8 @@ def issued_crls(entries: list[dict[str, Any]]) -> list[CrlSummary]:
         out.append(CrlSummary(number=number, sha256=safe_text(str(e.get("sha256", ""))),
                               this_update=safe_text(str(e.get("this_update", ""))),
                               next_update=safe_text(str(e.get("next_update", ""))), serials=serials,
-                              time=safe_text(str(e.get("time", "")))))
+                              time=safe_text(str(e.get("time", ""))),
+                              root_sha256=safe_text(str(e.get("root_sha256", "")))))
     return out
 
 

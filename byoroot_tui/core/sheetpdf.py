@@ -190,6 +190,7 @@ def render_crl_pdf(
     host: str,
     software: str | None = None,
     paper: str = "a4",
+    demo: bool = False,
 ) -> bytes:
     """The CRL ceremony sheet as a PDF (``rec`` is a core.crl.CrlRecord): the same facts as the
     text sheet, the fingerprint block and QR never split across pages."""
@@ -228,6 +229,10 @@ def render_crl_pdf(
         pdf.ln(1.5)
         line(title, size=10, style="B")
 
+    if demo:
+        pdf.set_text_color(200, 0, 0)
+        line(DEMO_MARK, size=14, style="B", h=7)
+        pdf.set_text_color(0)
     line("OFFLINE ROOT CA KEY CEREMONY RECORD", size=15, style="B", h=8)
     line("root CRL issued", size=11, h=6)
     pdf.ln(1)

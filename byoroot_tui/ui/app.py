@@ -288,11 +288,15 @@ class ByorootApp(JobsMixin, App[int]):
 
     def _ledger_warnings(self, read: Any) -> None:
         """On start: the root's other duties (core.ledger): a CRL due or past, a revocation on no CRL."""
+        if self.first_step == "kinds":
+            return  # the first screen shows them under the choice of ceremony
         ledger = read.value
         if ledger is not None and ledger.warnings:
-            self.say("The root's duties: " + " · ".join(ledger.warnings), severity="warning", timeout=20)
+            n = len(ledger.warnings)
+            self.say(f"The root's other duties: {ledger.warnings[0]}" + (f" (and {n - 1} more: esc on this step, "
+                     "then Issue the root CRL, lists them)" if n > 1 else ""), severity="warning", timeout=10)
         elif not read.ok and read.reason:
-            self.say(f"The station log cannot be read: {read.reason}", severity="error", timeout=20)
+            self.say(f"The station log cannot be read: {read.reason}", severity="error", timeout=10)
 
     def _start_warm_up(self) -> None:
         self.run_worker(self.warm_up, thread=True, group="warm", exit_on_error=False)
@@ -365,7 +369,7 @@ class ByorootApp(JobsMixin, App[int]):
 
     def action_request_quit(self) -> None:
         c = self.ceremony
-        question = c.quit_question(started=self.current_step not in (None, self.first_step))
+        question = c.quit_question(started=self.current_step not in (None, self.first_step, "kinds"))
         if question is None:
             self.exit(c.exit_code())
             return

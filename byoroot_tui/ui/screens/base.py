@@ -105,17 +105,11 @@ class StepScreen(Screen[None]):
         self.refresh_bindings()
 
     def previous_step(self) -> str | None:
-        """Where Esc goes: the kind's previous step; from its first, the choice of ceremony (if
-        the app started there). None once signed."""
-        if self.ceremony.signed:
+        """Where Esc goes: the kind's previous step; from its first, the choice of ceremony. None
+        once signed."""
+        if self.ceremony.signed or self.STEP not in self.ceremony.steps:
             return None
-        steps = self.ceremony.steps
-        if self.STEP not in steps:
-            return None
-        before = self.ceremony.kind.previous_step(self.STEP)
-        if before is None and self.byoroot.first_step == "kinds":
-            return "kinds"
-        return before
+        return self.ceremony.kind.previous_step(self.STEP) or "kinds"
 
     def _check_step_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":

@@ -41,13 +41,31 @@ def short_serial(serial: str) -> str:
     return serial if len(serial) <= 16 else f"{serial[:8]}…{serial[-6:]}"
 
 
-def ledger_summary(ledger: Any) -> Text:
-    """The last CRL, what the next one lists, and the ledger's warnings."""
+def plain(warning: str) -> str:
+    """A ledger warning for the app: the CLI command it names without its backticks."""
+    return safe_text(warning.replace("`", ""))
+
+
+def root_rows(ledger: Any, root: Any) -> list[Any]:
+    """The ledger's certificates issued by ``root`` (all of them while no root is loaded)."""
+    if root is None:
+        return list(ledger.rows)
+    return [r for r in ledger.rows if r.root_sha256 == root.sha256]
+
+
+def ledger_summary(ledger: Any, root: Any) -> Text:
+    """The last CRL of this root, what the next one lists, and the ledger's warnings."""
     out = Text()
-    revoked = [r for r in ledger.rows if r.status == "revoked" or r.revoked_at]
-    last = ledger.last_crl
+    rows = root_rows(ledger, root)
+    revoked = [r for r in rows if r.revoked_at]
+    crls = [c for c in ledger.crls if root is None or c.root_sha256 in ("", root.sha256)]
+    last = max(crls, key=lambda c: c.number, default=None)
+    others = len(ledger.rows) - len(rows)
+    if others:
+        out.append(f"{others} certificate{'' if others == 1 else 's'} in the station log issued by another root "
+                   "not shown.\n", style="dim")
     if last is None:
-        out.append("No CRL has been issued from this station log yet.\n")
+        out.append("No CRL of this root has been issued from this station log yet.\n")
     else:
         out.append(f"Last CRL: number {last.number}, this update {last.this_update}, next update {last.next_update}, "
                    f"{len(last.serials)} revoked listed.\n")
@@ -55,7 +73,7 @@ def ledger_summary(ledger: Any) -> Text:
                + (": " + ", ".join(short_serial(r.serial) for r in revoked) if revoked else "") + ".", style="bold")
     for w in ledger.warnings:
         out.append("\nWARN   ", style="yellow")
-        out.append(safe_text(w))
+        out.append(plain(w))
     return out
 
 
@@ -101,7 +119,8 @@ class CrlScreen(StepScreen):
         c = self.ceremony
         ledger = c.ledger
         options = self.query_one("#ledger-list", OptionList)
-        rows = ledger.rows if ledger is not None else []
+        rows = root_rows(ledger, c.root) if ledger is not None else []
+        self.rows = rows
         listed = tuple((r.serial, r.status, r.on_crl) for r in rows)
         if listed != self._listed:
             self._listed = listed
@@ -110,7 +129,8 @@ class CrlScreen(StepScreen):
             for r in rows:
                 label = Text()
                 label.append(f"{r.status:<8}", style=STATUS_STYLE.get(r.status, ""))
-                label.append(f" {short_serial(r.serial)}\n", style="bold")
+                label.append(f" {short_serial(r.serial)}", style="bold")
+                label.append(f" to {r.not_after[:10]}\n", style="dim")
                 label.append(safe_text(r.subject, 60), style="dim")
                 options.add_option(Option(label, id=r.serial))
             if rows:
@@ -121,22 +141,24 @@ class CrlScreen(StepScreen):
         elif ledger is None:
             summary.update(Text("reading the station log…", style="dim"))
         else:
-            summary.update(ledger_summary(ledger))
+            summary.update(ledger_summary(ledger, c.root))
         self._show_detail()
 
+    rows: list[Any] = []  # the certificates listed: the chosen root's
+
     def highlighted_row(self) -> Any:
-        c = self.ceremony
         options = self.query_one("#ledger-list", OptionList)
-        if c.ledger is None or options.highlighted is None or options.highlighted >= len(c.ledger.rows):
+        if options.highlighted is None or options.highlighted >= len(self.rows):
             return None
-        return c.ledger.rows[options.highlighted]
+        return self.rows[options.highlighted]
 
     def _show_detail(self) -> None:
         detail = self.query_one("#ledger-detail", Static)
         row = self.highlighted_row()
         if row is None:
-            detail.update(Text("The station log holds no certificate issued by a root."
-                               if self.ceremony.ledger is not None else "", style="dim"))
+            detail.update(Text("The station log holds no certificate this root issued: there is nothing to revoke. "
+                               "A CRL issued now lists no certificate." if self.ceremony.ledger is not None else "",
+                               style="dim"))
             return
         t = kv_table()
         t.add_row(Text("Serial"), Text(row.serial))
@@ -145,7 +167,8 @@ class CrlScreen(StepScreen):
         t.add_row(Text("SHA-256"), Text(row.sha256))
         status = Text(row.status, style=STATUS_STYLE.get(row.status, ""))
         if row.revoked_at:
-            status.append(f", revoked {row.revoked_at} ({row.reason})")
+            status.append(f" at {row.revoked_at} ({row.reason})" if row.status == "revoked"
+                          else f", revoked at {row.revoked_at} ({row.reason})")
             status.append(f", on CRL number {row.on_crl}" if row.on_crl else ", on no CRL yet", style="dim")
         t.add_row(Text("Status"), status)
         detail.update(t)
@@ -165,7 +188,10 @@ class CrlScreen(StepScreen):
 
     def action_revoke(self) -> None:
         row = self.highlighted_row()
-        if row is None or self.ceremony.signed:
+        if self.ceremony.signed:
+            return
+        if row is None:
+            self.byoroot.say("no certificate of this root to revoke", severity="warning")
             return
         if row.revoked_at:
             self.byoroot.say(f"serial {row.serial} is already revoked ({row.reason})", severity="warning")
@@ -243,6 +269,8 @@ class RevokeModal(ModalScreen["tuple[str, list[str]] | None"]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        self.query_one("#revoke-status", Static).update(
+            Text.assemble("Reason: ", (event.option.id or "", "bold"), ". Each officer types a name and Enter."))
         self.set_focus(self.query_one("#revoke-officer1", Input))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

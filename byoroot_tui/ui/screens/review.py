@@ -78,6 +78,19 @@ def existing_certificate_line(folder: Path) -> str:
     return f"\n\nThe existing {describe_certificate_file(path)}.\n\n"
 
 
+def existing_line(c: Any, folder: Path) -> str:
+    """What the file about to be replaced is (a certificate's subject, serial and dates, or a
+    CRL's issuer, number and date), as a sentence; empty when there is none."""
+    if not c.is_crl:
+        return existing_certificate_line(folder)
+    from byoroot_tui.core.crl import CRL_NAME, describe_crl_file
+
+    path = folder / CRL_NAME
+    if not (path.exists() or path.is_symlink()):
+        return ""
+    return f"\n\nThe existing {describe_crl_file(path)}.\n\n"
+
+
 def crl_plan_table(plan: Any, key: str | None) -> Any:
     """The CRL about to be signed, as the officers review it (core.crl.CrlPlan)."""
     t = kv_table()
@@ -85,7 +98,7 @@ def crl_plan_table(plan: Any, key: str | None) -> Any:
     t.add_row(Text("CRL number"), Text(str(plan.number), style="bold"))
     t.add_row(Text("This update"), Text(day(plan.this_update)))
     days = (plan.next_update - plan.this_update).days
-    t.add_row(Text("Next update"), Text(f"{day(plan.next_update)}  ({days} days: hold the next CRL ceremony before)"))
+    t.add_row(Text("Next update"), Text(f"{day(plan.next_update)}  ({days} days; hold the next CRL ceremony before then)"))
     t.add_row(Text("Signature"), Text(f"{plan.signature_algorithm} by the root ({plan.root.key_algorithm} {plan.root.key_size})"))
     if key:
         t.add_row(Text("Root key"), Text(key))
@@ -110,11 +123,11 @@ def crl_plan_table(plan: Any, key: str | None) -> Any:
 class ReviewScreen(StepScreen):
     STEP = "review"
     BINDINGS = [
-        Binding("ctrl+o", "out_folder", "Output folder", id="review.out", tooltip="Choose where intermediate.crt is written", priority=True),
+        Binding("ctrl+o", "out_folder", "Output folder", id="review.out", tooltip="Choose the folder the files are written to", priority=True),
         Binding("pageup", "scroll_plan(-1)", "Scroll", key_display="PgUp/PgDn", id="review.scroll_up",
-                tooltip="Scroll the certificate", priority=True),
+                tooltip="Scroll what will be signed", priority=True),
         Binding("pagedown", "scroll_plan(1)", "Scroll", show=False, id="review.scroll_down",
-                tooltip="Scroll the certificate", priority=True),
+                tooltip="Scroll what will be signed", priority=True),
         Binding("enter", "submit_field", "Confirm", id="review.enter", tooltip="Confirm this field", priority=True),
     ]
 
@@ -281,7 +294,7 @@ class ReviewScreen(StepScreen):
             ConfirmModal(
                 f"Replace the existing {c.noun}?",
                 f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
-                + ("" if c.is_crl else existing_certificate_line(folder)) + "Replace with what is about to be signed?",
+                + existing_line(c, folder) + "Replace with what is about to be signed?",
                 yes="Replace it",
                 no="Keep it",
                 danger=True,

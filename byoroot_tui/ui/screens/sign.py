@@ -23,7 +23,7 @@ from byoroot_tui.ui.jobs import Outcome, attempt, run_job, run_steps
 from byoroot_tui.ui.screens.base import StepScreen
 from byoroot_tui.ui.screens.preview import kv_table
 from byoroot_tui.ui.screens.profile import day
-from byoroot_tui.ui.screens.review import FittedHex, existing_certificate_line
+from byoroot_tui.ui.screens.review import FittedHex, existing_line
 from byoroot_tui.ui.widgets.fingerprint import Fingerprint, grouped
 from byoroot_tui.ui.widgets.readout import Readout
 
@@ -69,7 +69,7 @@ class CertificateWriter:
             ConfirmModal(
                 f"Replace the existing {c.noun}?",
                 f"{', '.join(names)} already exist{'s' if len(names) == 1 else ''} in {safe_text(str(folder))}. "
-                + ("" if c.is_crl else existing_certificate_line(folder)) + "Replace?",
+                + existing_line(c, folder) + "Replace?",
                 yes="Replace it",
                 no="Keep it",
                 danger=True,
@@ -314,9 +314,9 @@ class ResultScreen(CertificateWriter, StepScreen):
     BINDINGS = [
         Binding("c", "copy", "Copy fingerprint", id="result.copy", tooltip="Copy the SHA-256 fingerprint"),
         Binding("v", "qr", "QR full screen", id="result.qr", tooltip="Show only the QR code, for a phone to scan"),
-        Binding("w", "write_copy", "Write a copy", id="result.copy_file", tooltip="Write intermediate.crt to another folder too"),
+        Binding("w", "write_copy", "Write a copy", id="result.copy_file", tooltip="Write the same files to another folder too"),
         Binding("p", "print_sheet", "Print sheet", id="result.print",
-                tooltip="Print ceremony-record.pdf with lp (CUPS), or say where it is"),
+                tooltip="Print the ceremony sheet (PDF) with lp (CUPS), or say where it is"),
     ]
 
     def action_print_sheet(self) -> None:
@@ -324,7 +324,11 @@ class ResultScreen(CertificateWriter, StepScreen):
         if exported is None:
             self.notify("The ceremony sheet has not been written yet.", severity="warning")
             return
-        self._print_worker(exported.pdf or exported.sheet)
+        if self.ceremony.is_crl:  # core.crl.CrlExported: the PDF sheet is one of its files
+            sheets = [p for p in exported.files if p.suffix == ".pdf"] or [p for p in exported.files if p.suffix == ".txt"]  # type: ignore[union-attr]
+            self._print_worker(sheets[0])
+        else:
+            self._print_worker(exported.pdf or exported.sheet)  # type: ignore[union-attr]
 
     def _print_worker(self, sheet: Path) -> None:
         from byoroot_tui.core.record import print_sheet
