@@ -372,6 +372,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
     # Forked first, so it holds nothing secret: the helper loads pkilint while this process reads
     # the CSR and the root and builds the certificate (see core/lintproc.py).
     with lintproc.helper():
+        from byoroot_tui.core.preload import in_background
+
+        in_background()  # the PDF sheet's library, while this process waits for the helper's lint
         return _cmd_sign(args)
 
 
@@ -640,6 +643,9 @@ def cmd_crl(args: argparse.Namespace) -> int:
     # Forked first, so it holds nothing secret: the helper loads pkilint while this process reads
     # the root and the log and builds the CRL (core/lintproc.py).
     with lintproc.helper():
+        from byoroot_tui.core.preload import in_background
+
+        in_background()  # the PDF sheet's library, while this process waits for the helper's lint
         return _cmd_crl(args)
 
 

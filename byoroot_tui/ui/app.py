@@ -8,6 +8,7 @@ one-line reason, shown inline or in a modal. Public Textual API only.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -210,11 +211,62 @@ class ByorootApp(JobsMixin, App[int]):
             self.push_screen(screen)
         elif self.screen is not screen:
             self.switch_screen(screen)
+        self.set_timer(0.1, self._prebuild_next)  # after this step's first frame
+
+    # -------------------------------------------------------------- the next step, composed ahead
+    # A step's screen is composed when it first shows: 30-100 ms for the larger ones (bench-tui),
+    # which the officers would wait for at each first ctrl+n. While they read a step, the next
+    # one is composed ahead by public means: pushed and popped again inside App.batch_update (no
+    # frame is drawn meanwhile), as an installed screen that then stays composed. It runs inside
+    # the app's own message handling, so a key pressed meanwhile waits for it and is never
+    # delivered to the screen pushed for a moment. Steps ignore the resume and suspend events of
+    # that moment (`prebuilding`).
+
+    prebuilding = False
+
+    def next_step(self) -> str | None:
+        step, kind = self.current_step, self.ceremony.kind
+        if step == "kinds":
+            return None
+        if step is None or step not in kind.steps:
+            return None
+        return kind.next_step(step)
+
+    async def _prebuild_next(self) -> None:
+        if not self.is_running or not self.screen_stack:
+            return  # closing
+        step = self.next_step()
+        if step is not None and not self.ceremony.signed:
+            await self.prebuild(step)
+
+    async def prebuild(self, step: str) -> None:
+        """Compose ``step``'s screen now without showing it (best effort; never raises)."""
+        from byoroot_tui.ui.screens.base import StepScreen
+
+        if not self.is_running or self.prebuilding or step in ("sign", "result"):
+            return  # sign & export shows what only signing makes
+        built = self._steps.get(step)
+        if built is not None and built.is_mounted:
+            return
+        stack = self.screen_stack
+        if not stack or len(stack) > 2 or not isinstance(stack[-1], StepScreen):
+            return  # a dialog is open (or the app closes): not now
+        try:
+            screen = self.step_screen(step)
+            self.prebuilding = True
+            with self.batch_update():
+                await self.push_screen(screen)
+                await self.pop_screen()
+        except Exception:
+            pass
+        finally:
+            self.prebuilding = False
 
     @property
     def current_step(self) -> str | None:
+        stack = self.screen_stack  # empty while the app closes
         for name, screen in self._steps.items():
-            if screen is self.screen:
+            if stack and screen is stack[-1]:
                 return name
         return None
 
@@ -333,6 +385,23 @@ class ByorootApp(JobsMixin, App[int]):
 
     def on_unmount(self) -> None:
         self._release_stop_signals()
+        if self._frozen:
+            gc.unfreeze()  # what the app froze goes back to the collector (tests run many apps in one process)
+
+    # -------------------------------------------------------------- garbage collection
+    # Textual, the crypto stack and pkilint allocate a few hundred thousand objects that live as
+    # long as the app, and a screen's widgets live from their first show on. Python's full
+    # collections walk all of them: bench-tui counted 18 of ~90 ms each over three ceremonies,
+    # each landing inside whatever key or step switch was running. After the warm-up, and after a
+    # step's screen first shows, what exists is moved out of the collector's reach (gc.freeze):
+    # a full collection then walks only what was made since. Automatic collection stays on.
+    # Measured in pairs with bench-tui (bench/README.md).
+
+    _frozen = False
+
+    def freeze_long_lived(self) -> None:
+        gc.freeze()
+        self._frozen = True
 
     # -------------------------------------------------------------- messages to the officer
 
@@ -354,6 +423,9 @@ class ByorootApp(JobsMixin, App[int]):
                 screen.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "warm" and event.state == WorkerState.SUCCESS:
+            self.freeze_long_lived()
+            self.set_timer(0.1, self._prebuild_next)
         # Jobs catch their own errors (ui/jobs.py); this is the last line of defence.
         if event.state == WorkerState.ERROR and event.worker.group != "warm":
             err = event.worker.error

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from textual.message import Message
+from textual.worker import get_current_worker
 from textual.dom import DOMNode
 
 from byoroot_tui.core.errors import ByorootError
@@ -73,7 +74,9 @@ def run_job(node: DOMNode, fn: Callable[..., T], *args: Any, group: str,
     call ``then(outcome)`` on the app's thread. ``node`` must handle JobDone (JobsMixin)."""
 
     def job() -> None:
-        node.post_message(JobDone(then, attempt(fn, *args, **kwargs)))
+        outcome = attempt(fn, *args, **kwargs)
+        if not get_current_worker().is_cancelled:  # a newer job of the group replaced this one
+            node.post_message(JobDone(then, outcome))
 
     node.run_worker(job, thread=True, group=group, exclusive=True, exit_on_error=False)
 

@@ -57,6 +57,7 @@ class StepScreen(Screen[None]):
         # A closing app has nothing to set up (and a query would raise).
         if self.app.is_running:
             self.on_step_mount()
+            self.call_after_refresh(self.byoroot.freeze_long_lived)  # its widgets live from now on (see app)
 
     def on_step_mount(self) -> None:
         """What a step does once its widgets are mounted (focus, first sync). Subclasses override."""
@@ -100,6 +101,8 @@ class StepScreen(Screen[None]):
                                     "showing this step; nothing was signed or written")
 
     def on_screen_resume(self) -> None:
+        if self.byoroot.prebuilding:
+            return  # composed ahead, not shown (ByorootApp.prebuild)
         self.query_one(StepBar).refresh()  # a screen two kinds share shows the chosen kind's steps
         self.safe_sync()
         self.refresh_bindings()

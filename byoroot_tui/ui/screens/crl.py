@@ -105,9 +105,9 @@ class CrlScreen(StepScreen):
     def on_step_mount(self) -> None:
         self.set_focus(self.query_one("#ledger-list", OptionList))
 
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.flow.load_ledger()  # the log may have grown since (another ceremony, `byoroot revoke`)
+    def on_screen_resume(self) -> None:  # StepScreen.on_screen_resume runs as well
+        if not self.byoroot.prebuilding and self.app.screen is self:
+            self.flow.load_ledger()  # the log may have grown since (another ceremony, `byoroot revoke`)
 
     # -------------------------------------------------------------- display
 

@@ -241,6 +241,8 @@ class MediaScreen(StepScreen):
         self.sync()
 
     def on_screen_suspend(self) -> None:
+        if self.byoroot.prebuilding or self.app.screen is self:
+            return  # the next step was composed ahead for a moment (ByorootApp.prebuild): still shown
         if self.search_run is not None and self.search_run.running:
             self._cancel_search()  # started again when the screen comes back
 

@@ -172,6 +172,8 @@ class ReviewScreen(StepScreen):
                 yield Readout(id="sign-status")
 
     def on_screen_resume(self) -> None:
+        if self.byoroot.prebuilding or self.app.screen is not self:
+            return  # composed ahead, not shown (ByorootApp.prebuild): no plan yet
         c = self.ceremony  # this step is every kind's: it names what the kind signs
         self.query_one("#plan-title", Static).update(Text(f"{'CRL' if c.is_crl else 'Certificate'} to be issued"))
         self.query_one("#officer-hint", Static).update(
