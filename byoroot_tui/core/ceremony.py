@@ -51,23 +51,13 @@ def existing_exports(folder: Path, names: tuple[str, ...] | None = None) -> list
 def describe_certificate_file(path: Path, limit: int = 256 * 1024) -> str:
     """One safe line naming the certificate in ``path`` (subject, serial, validity), for the
     question before it is replaced. Read without following a link; never raises."""
-    import os
-    import stat
-
+    from byoroot_tui.core.files import read_without_following
     from byoroot_tui.core.text import safe_text
 
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return f"{safe_text(path.name)}: not a regular file"
-        data = os.read(fd, limit + 1)
-    except OSError as exc:
-        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
-    finally:
-        os.close(fd)
+        data = read_without_following(path, limit)
+    except InputRefused as exc:
+        return f"{safe_text(path.name)}: {exc}"
     try:
         from cryptography import x509
 

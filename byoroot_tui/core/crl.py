@@ -287,17 +287,11 @@ def sign_crl_tbs(plan: CrlPlan, signer: RootSigner) -> SignedCrl:
     from cryptography import x509
 
     from byoroot_tui.core import der
-    from byoroot_tui.core.signer import check_signer_matches
+    from byoroot_tui.core.signer import sign_as_root
 
     if not plan.lint.clean or _tbs_parts(plan.lint_crl)[0] != plan.tbs:
         raise PolicyRefused("refused: the CRL to sign is not the one that was linted; nothing was signed")
-    check_signer_matches(signer, plan.root)
-    try:
-        signature = signer.sign(plan.tbs, plan.hash_algorithm)
-    except ByorootError:
-        raise
-    except Exception:
-        raise ByorootError("the root signer failed to sign") from None
+    signature = sign_as_root(signer, plan.root, plan.tbs, plan.hash_algorithm)
     crl_der = der.assemble_certificate(plan.tbs, plan.signature_algorithm_der, signature)  # the same outer SEQUENCE
     try:
         crl = x509.load_der_x509_crl(crl_der)
@@ -550,20 +544,12 @@ def crl_is_demo(rec: CrlRecord) -> bool:
 def describe_crl_file(path: Path, limit: int = 4 * 1024 * 1024) -> str:
     """One safe line naming the CRL in ``path`` (issuer, number, thisUpdate), for the question
     before it is replaced. Read without following a link; never raises."""
-    import stat
+    from byoroot_tui.core.files import read_without_following
 
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return f"{safe_text(path.name)}: not a regular file"
-        data = os.read(fd, limit + 1)
-    except OSError as exc:
-        return f"{safe_text(path.name)}: cannot be read ({os.strerror(exc.errno or 5)})"
-    finally:
-        os.close(fd)
+        data = read_without_following(path, limit)
+    except InputRefused as exc:
+        return f"{safe_text(path.name)}: {exc}"
     try:
         from cryptography import x509
 

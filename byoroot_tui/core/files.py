@@ -65,3 +65,21 @@ def read_input_file(path: str | os.PathLike[str], what: str, cap: int = MAX_INPU
     finally:
         os.close(fd)
     return b"".join(chunks)
+
+
+def read_without_following(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` + 1 bytes of the regular file ``path``, read without following a link and
+    without blocking (for describing a file about to be replaced). `InputRefused` says, in a few
+    words, why it could not be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputRefused(f"cannot be read ({os.strerror(exc.errno or errno.EIO)})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputRefused("not a regular file")
+        return os.read(fd, limit + 1)
+    except OSError as exc:
+        raise InputRefused(f"cannot be read ({os.strerror(exc.errno or errno.EIO)})") from None
+    finally:
+        os.close(fd)

@@ -34,7 +34,7 @@ from byoroot_tui.core.profiles import (
     hash_label,
 )
 from byoroot_tui.core.root import RootCA, iso, utcnow
-from byoroot_tui.core.signer import RootSigner, check_signer_matches
+from byoroot_tui.core.signer import RootSigner, sign_as_root
 from byoroot_tui.core.text import safe_text
 from byoroot_tui.core.validity import validity_window
 
@@ -409,13 +409,7 @@ def sign_tbs(plan: Plan, signer: RootSigner) -> SignedCertificate:
         raise PolicyRefused("refused: this plan was not linted clean; nothing was signed")
     if der.split_certificate(plan.lint_certificate).tbs != plan.tbs:
         raise PolicyRefused("refused: the TBS to sign is not the one that was linted; nothing was signed")
-    check_signer_matches(signer, plan.root)
-    try:
-        signature = signer.sign(plan.tbs, plan.hash_algorithm)
-    except ByorootError:
-        raise
-    except Exception:
-        raise ByorootError("the root signer failed to sign") from None
+    signature = sign_as_root(signer, plan.root, plan.tbs, plan.hash_algorithm)
     cert_der = der.assemble_certificate(plan.tbs, plan.signature_algorithm_der, signature)
     cert = verify_issued(cert_der, plan)
     return SignedCertificate(plan, cert, cert_der)

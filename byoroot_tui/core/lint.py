@@ -263,17 +263,7 @@ def _ask_helper(cert_der: bytes, issuer_der: bytes, check_signature: bool, cabf_
         "cert": base64.b64encode(cert_der).decode(), "issuer": base64.b64encode(issuer_der).decode(),
         "check_signature": check_signature, "cabf_type": cabf_type,
     })
-    try:
-        if reply is None:
-            return None
-        if set(reply) == {"refused"}:
-            raise PolicyRefused(str(reply["refused"]))
-        if set(reply) == {"error"}:
-            raise ByorootError(str(reply["error"]))
-        return LintReport.from_dict(reply["report"])
-    except (KeyError, TypeError, AttributeError):
-        helper.broken = True  # not a reply we understand: lint here
-        return None
+    return _helper_report(helper, reply)
 
 
 # ----------------------------------------------------------------------------- CRLs
@@ -343,6 +333,12 @@ def _ask_helper_crl(crl_der: bytes) -> LintReport | None:
     if helper is None:
         return None
     reply = helper.ask({"crl": base64.b64encode(crl_der).decode()})
+    return _helper_report(helper, reply)
+
+
+def _helper_report(helper: Any, reply: Any) -> LintReport | None:
+    """The lint helper's reply as a report; a refusal or an error it sends is raised here. None
+    (lint in this process instead) when there was no reply or one not understood."""
     try:
         if reply is None:
             return None
@@ -352,5 +348,5 @@ def _ask_helper_crl(crl_der: bytes) -> LintReport | None:
             raise ByorootError(str(reply["error"]))
         return LintReport.from_dict(reply["report"])
     except (KeyError, TypeError, AttributeError):
-        helper.broken = True
+        helper.broken = True  # not a reply we understand: lint here
         return None

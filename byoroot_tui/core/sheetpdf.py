@@ -36,6 +36,136 @@ def latin1(text: str) -> str:
     return "".join(out)
 
 
+class _Sheet:
+    """One A4 or Letter page (or more) of a ceremony sheet, with the few building blocks both
+    sheets use: a line of text, a labelled field, a section rule, the fingerprint block (hex,
+    PGP words and the QR code, kept on one page) and the officers' signature lines."""
+
+    def __init__(self, paper: str, when: datetime, title: str) -> None:
+        from fpdf import FPDF
+
+        fmt = PAPERS.get(paper.lower())
+        if fmt is None:
+            from byoroot_tui.core.errors import InputRefused
+
+            raise InputRefused(f"unknown paper {paper!r}: a4 or letter")
+        pdf = self.pdf = FPDF(orientation="portrait", unit="mm", format=fmt)
+        pdf.set_creation_date(when)
+        pdf.set_title(title)
+        pdf.set_creator("byoroot")
+        pdf.set_margins(18, 16, 18)
+        pdf.set_auto_page_break(True, margin=16)
+        pdf.add_page()
+        self.width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def line(self, text: str, size: float = 10, style: str = "", font: str = "Helvetica", h: float = 5.0) -> None:
+        from fpdf.enums import XPos, YPos
+
+        self.pdf.set_font(font, style, size)
+        self.pdf.multi_cell(self.width, h, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def field(self, label: str, value: str, mono: bool = False) -> None:
+        from fpdf.enums import XPos, YPos
+
+        pdf = self.pdf
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.cell(42, 5, latin1(label), new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.set_font("Courier" if mono else "Helvetica", "", 9)
+        pdf.multi_cell(self.width - 42, 5, latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def section(self, title: str) -> None:
+        pdf = self.pdf
+        pdf.ln(2)
+        pdf.set_draw_color(120)
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + self.width, pdf.get_y())
+        pdf.ln(1.5)
+        self.line(title, size=10, style="B")
+
+    def header(self, what: str, demo: bool) -> None:
+        if demo:
+            self.pdf.set_text_color(200, 0, 0)
+            self.line(DEMO_MARK, size=14, style="B", h=7)
+            self.pdf.set_text_color(0)
+        self.line("OFFLINE ROOT CA KEY CEREMONY RECORD", size=15, style="B", h=8)
+        self.line(what, size=11, h=6)
+        self.pdf.ln(1)
+
+    def fingerprint(self, sha256: str, file_name: str) -> None:
+        """The fingerprint as hex, its PGP words and the QR code, together on one page."""
+        from fpdf.enums import XPos, YPos
+
+        pdf, width = self.pdf, self.width
+        matrix = qr_matrix(sha256)
+        module = 1.4  # mm: a 41-module symbol with its quiet zone is ~57 mm
+        qr_size = len(matrix) * module
+        block = 8 + 2 * 7 + 6 + 4 * 5.5 + 4 + qr_size + 6
+        if pdf.get_y() + block > pdf.h - pdf.b_margin:
+            pdf.add_page()
+        self.section(f"SHA-256 FINGERPRINT OF {file_name} (DER)")
+        pdf.set_font("Courier", "B", 13)
+        for row in grouped_hex(sha256, per_line=8).split("\n"):
+            pdf.cell(width, 7, row, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.line("as PGP words (read aloud in order):", size=9, h=6)
+        words = pgp_words(sha256)
+        pdf.set_font("Courier", "", 9.5)
+        for i in range(0, len(words), 8):
+            pdf.cell(width, 5.5, f"{i + 1:>2}-{i + 8:<2} " + " ".join(words[i : i + 8]), new_x=XPos.LMARGIN,
+                     new_y=YPos.NEXT)
+        pdf.ln(4)
+        x0 = pdf.l_margin + (width - qr_size) / 2
+        y0 = pdf.get_y()
+        pdf.set_fill_color(0)
+        for r, row in enumerate(matrix):
+            c = 0
+            while c < len(row):  # one rectangle per run of dark modules
+                if row[c]:
+                    start = c
+                    while c < len(row) and row[c]:
+                        c += 1
+                    pdf.rect(x0 + start * module, y0 + r * module, (c - start) * module, module, style="F")
+                else:
+                    c += 1
+        pdf.set_y(y0 + qr_size)
+        pdf.set_font("Helvetica", "", 8)
+        pdf.cell(width, 5, "QR payload: the fingerprint in lowercase hex", align="C", new_x=XPos.LMARGIN,
+                 new_y=YPos.NEXT)
+
+    def log_head(self, head: str | None) -> None:
+        self.section("STATION LOG")
+        self.field("Head:", grouped_hex(head, per_line=8) if head else "(no station log)", mono=bool(head))
+        if head:  # the export's own entry follows: the log's head moves on after this sheet is made
+            self.field("That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
+
+    def officers(self, names: list[str], statement: str, missing: str) -> None:
+        """Each officer's name with a line to sign and date, under what they attest."""
+        from fpdf.enums import XPos, YPos
+
+        pdf, width = self.pdf, self.width
+        names = [n for n in names if n.strip()]
+        if pdf.get_y() + 30 + 22 * len(names) > pdf.h - pdf.b_margin:
+            pdf.add_page()
+        self.section("OFFICERS")
+        if len(names) < 2:
+            self.line(missing, size=9)
+            return
+        self.line(statement, size=9)
+        for number, name in enumerate(names, start=1):
+            pdf.ln(5)
+            self.field(f"Officer {number}:", name)
+            pdf.ln(7)
+            y = pdf.get_y()
+            pdf.line(pdf.l_margin + 42, y, pdf.l_margin + 42 + 80, y)
+            pdf.line(pdf.l_margin + 130, y, pdf.l_margin + width, y)
+            pdf.set_font("Helvetica", "", 7)
+            pdf.set_xy(pdf.l_margin + 42, y + 0.5)
+            pdf.cell(80, 4, "Signature")
+            pdf.set_xy(pdf.l_margin + 130, y + 0.5)
+            pdf.cell(30, 4, "Date", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def output(self) -> bytes:
+        return bytes(self.pdf.output())
+
+
 def render_pdf(
     rec: IssuedRecord,
     *,
@@ -47,47 +177,9 @@ def render_pdf(
     paper: str = "a4",
     demo: bool = False,
 ) -> bytes:
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
-    fmt = PAPERS.get(paper.lower())
-    if fmt is None:
-        from byoroot_tui.core.errors import InputRefused
-
-        raise InputRefused(f"unknown paper {paper!r}: a4 or letter")
-    pdf = FPDF(orientation="portrait", unit="mm", format=fmt)
-    pdf.set_creation_date(when)
-    pdf.set_title("Offline root CA key ceremony record")
-    pdf.set_creator("byoroot")
-    pdf.set_margins(18, 16, 18)
-    pdf.set_auto_page_break(True, margin=16)
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-
-    def line(text: str, size: float = 10, style: str = "", font: str = "Helvetica", h: float = 5.0) -> None:
-        pdf.set_font(font, style, size)
-        pdf.multi_cell(width, h, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def field(label: str, value: str, mono: bool = False) -> None:
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(42, 5, latin1(label), new_x=XPos.RIGHT, new_y=YPos.TOP)
-        pdf.set_font("Courier" if mono else "Helvetica", "", 9)
-        pdf.multi_cell(width - 42, 5, latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def section(title: str) -> None:
-        pdf.ln(2)
-        pdf.set_draw_color(120)
-        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
-        pdf.ln(1.5)
-        line(title, size=10, style="B")
-
-    if demo:
-        pdf.set_text_color(200, 0, 0)
-        line(DEMO_MARK, size=14, style="B", h=7)
-        pdf.set_text_color(0)
-    line("OFFLINE ROOT CA KEY CEREMONY RECORD", size=15, style="B", h=8)
-    line("intermediate CA issued", size=11, h=6)
-    pdf.ln(1)
+    sheet = _Sheet(paper, when, "Offline root CA key ceremony record")
+    field, section = sheet.field, sheet.section
+    sheet.header("intermediate CA issued", demo)
     field("Date (UTC):", iso(when))
     field("Station:", host)
     if software:
@@ -116,69 +208,12 @@ def render_pdf(
     for warning in rec.warnings:
         field("Warning:", warning)
 
-    # The fingerprint, its words and the QR stay together on one page.
-    matrix = qr_matrix(rec.sha256)
-    module = 1.4  # mm: a 41-module symbol with its quiet zone is ~57 mm
-    qr_size = len(matrix) * module
-    block = 8 + 2 * 7 + 6 + 4 * 5.5 + 4 + qr_size + 6
-    if pdf.get_y() + block > pdf.h - pdf.b_margin:
-        pdf.add_page()
-    section("SHA-256 FINGERPRINT OF intermediate.crt (DER)")
-    pdf.set_font("Courier", "B", 13)
-    for row in grouped_hex(rec.sha256, per_line=8).split("\n"):
-        pdf.cell(width, 7, row, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    line("as PGP words (read aloud in order):", size=9, h=6)
-    words = pgp_words(rec.sha256)
-    pdf.set_font("Courier", "", 9.5)
-    for i in range(0, len(words), 8):
-        pdf.cell(width, 5.5, f"{i + 1:>2}-{i + 8:<2} " + " ".join(words[i : i + 8]), new_x=XPos.LMARGIN,
-                 new_y=YPos.NEXT)
-    pdf.ln(4)
-    x0 = pdf.l_margin + (width - qr_size) / 2
-    y0 = pdf.get_y()
-    pdf.set_fill_color(0)
-    for r, row in enumerate(matrix):
-        c = 0
-        while c < len(row):  # one rectangle per run of dark modules
-            if row[c]:
-                start = c
-                while c < len(row) and row[c]:
-                    c += 1
-                pdf.rect(x0 + start * module, y0 + r * module, (c - start) * module, module, style="F")
-            else:
-                c += 1
-    pdf.set_y(y0 + qr_size)
-    pdf.set_font("Helvetica", "", 8)
-    pdf.cell(width, 5, "QR payload: the fingerprint in lowercase hex", align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    section("STATION LOG")
-    field("Head:", grouped_hex(log_head, per_line=8) if log_head else "(no station log)", mono=bool(log_head))
-    if log_head:  # the export's own entry follows: the log's head moves on after this sheet is made
-        field("That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
-
-    names = [n for n in rec.officers if n.strip()]
-    needed = 30 + 22 * len(names)
-    if pdf.get_y() + needed > pdf.h - pdf.b_margin:
-        pdf.add_page()
-    section("OFFICERS")
-    if len(names) >= 2:
-        line("I reviewed the certificate above before it was signed, and compared its fingerprint with what "
-             "the hosted CA shows.", size=9)
-        for number, name in enumerate(names, start=1):
-            pdf.ln(5)
-            field(f"Officer {number}:", name)
-            pdf.ln(7)
-            y = pdf.get_y()
-            pdf.line(pdf.l_margin + 42, y, pdf.l_margin + 42 + 80, y)
-            pdf.line(pdf.l_margin + 130, y, pdf.l_margin + width, y)
-            pdf.set_font("Helvetica", "", 7)
-            pdf.set_xy(pdf.l_margin + 42, y + 0.5)
-            pdf.cell(80, 4, "Signature")
-            pdf.set_xy(pdf.l_margin + 130, y + 0.5)
-            pdf.cell(30, 4, "Date", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    else:
-        line("Not recorded for this certificate (no two-officer review on record).", size=9)
-    return bytes(pdf.output())
+    sheet.fingerprint(rec.sha256, "intermediate.crt")
+    sheet.log_head(log_head)
+    sheet.officers(rec.officers, "I reviewed the certificate above before it was signed, and compared its "
+                   "fingerprint with what the hosted CA shows.",
+                   "Not recorded for this certificate (no two-officer review on record).")
+    return sheet.output()
 
 
 def render_crl_pdf(
@@ -194,48 +229,10 @@ def render_crl_pdf(
 ) -> bytes:
     """The CRL ceremony sheet as a PDF (``rec`` is a core.crl.CrlRecord): the same facts as the
     text sheet, the fingerprint block and QR never split across pages."""
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
-    fmt = PAPERS.get(paper.lower())
-    if fmt is None:
-        from byoroot_tui.core.errors import InputRefused
-
-        raise InputRefused(f"unknown paper {paper!r}: a4 or letter")
     r: Any = rec
-    pdf = FPDF(orientation="portrait", unit="mm", format=fmt)
-    pdf.set_creation_date(when)
-    pdf.set_title("Offline root CA key ceremony record: root CRL")
-    pdf.set_creator("byoroot")
-    pdf.set_margins(18, 16, 18)
-    pdf.set_auto_page_break(True, margin=16)
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-
-    def line(text: str, size: float = 10, style: str = "", h: float = 5.0) -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, h, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def field(label: str, value: str, mono: bool = False) -> None:
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(42, 5, latin1(label), new_x=XPos.RIGHT, new_y=YPos.TOP)
-        pdf.set_font("Courier" if mono else "Helvetica", "", 9)
-        pdf.multi_cell(width - 42, 5, latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def section(title: str) -> None:
-        pdf.ln(2)
-        pdf.set_draw_color(120)
-        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
-        pdf.ln(1.5)
-        line(title, size=10, style="B")
-
-    if demo:
-        pdf.set_text_color(200, 0, 0)
-        line(DEMO_MARK, size=14, style="B", h=7)
-        pdf.set_text_color(0)
-    line("OFFLINE ROOT CA KEY CEREMONY RECORD", size=15, style="B", h=8)
-    line("root CRL issued", size=11, h=6)
-    pdf.ln(1)
+    sheet = _Sheet(paper, when, "Offline root CA key ceremony record: root CRL")
+    field, section = sheet.field, sheet.section
+    sheet.header("root CRL issued", demo)
     field("Date (UTC):", iso(when))
     field("Station:", host)
     if software:
@@ -258,46 +255,8 @@ def render_crl_pdf(
         field("    Reason:", e.get("reason", ""))
         field("    Revoked (UTC):", e.get("revocation_date", ""))
 
-    matrix = qr_matrix(r.sha256)
-    module = 1.4
-    qr_size = len(matrix) * module
-    if pdf.get_y() + 8 + 2 * 7 + 6 + 4 * 5.5 + 4 + qr_size + 6 > pdf.h - pdf.b_margin:
-        pdf.add_page()
-    section("SHA-256 FINGERPRINT OF root.crl (DER)")
-    pdf.set_font("Courier", "B", 13)
-    for row in grouped_hex(r.sha256, per_line=8).split("\n"):
-        pdf.cell(width, 7, row, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    line("as PGP words (read aloud in order):", size=9, h=6)
-    words = pgp_words(r.sha256)
-    pdf.set_font("Courier", "", 9.5)
-    for i in range(0, len(words), 8):
-        pdf.cell(width, 5.5, f"{i + 1:>2}-{i + 8:<2} " + " ".join(words[i : i + 8]), new_x=XPos.LMARGIN,
-                 new_y=YPos.NEXT)
-    pdf.ln(4)
-    x0, y0 = pdf.l_margin + (width - qr_size) / 2, pdf.get_y()
-    pdf.set_fill_color(0)
-    for y, row in enumerate(matrix):
-        c = 0
-        while c < len(row):
-            if row[c]:
-                start = c
-                while c < len(row) and row[c]:
-                    c += 1
-                pdf.rect(x0 + start * module, y0 + y * module, (c - start) * module, module, style="F")
-            else:
-                c += 1
-    pdf.set_y(y0 + qr_size + 2)
-    field("Station log head:", grouped_hex(log_head, per_line=8) if log_head else "(no station log)", mono=True)
-    names = [n for n in r.officers if n.strip()]
-    if pdf.get_y() + 30 + 22 * len(names) > pdf.h - pdf.b_margin:
-        pdf.add_page()
-    section("OFFICERS")
-    line("I reviewed the CRL above before it was signed: its number, dates and every revoked certificate.", size=9)
-    for number, name in enumerate(names, start=1):
-        pdf.ln(5)
-        field(f"Officer {number}:", name)
-        pdf.ln(7)
-        y = pdf.get_y()
-        pdf.line(pdf.l_margin + 42, y, pdf.l_margin + 42 + 80, y)
-        pdf.line(pdf.l_margin + 130, y, pdf.l_margin + width, y)
-    return bytes(pdf.output())
+    sheet.fingerprint(r.sha256, "root.crl")
+    sheet.log_head(log_head)
+    sheet.officers(r.officers, "I reviewed the CRL above before it was signed: its number, dates and every "
+                   "revoked certificate.", "Not recorded for this CRL (no two-officer review on record).")
+    return sheet.output()

@@ -143,3 +143,15 @@ def load_root_key(path: str | os.PathLike[str], passphrase: PassphraseSource | N
 def check_signer_matches(signer: RootSigner, root: RootCA) -> None:
     if spki_der(signer.public_key()) != root.spki:
         raise InputRefused("the root key does not match the root certificate's public key")
+
+
+def sign_as_root(signer: RootSigner, root: RootCA, tbs: bytes, hash_algorithm: object) -> bytes:
+    """The root key's signature over ``tbs`` (a certificate's or a CRL's): the signer is checked
+    to hold the root's key first; a failure of the signer itself is one line, never its traceback."""
+    check_signer_matches(signer, root)
+    try:
+        return signer.sign(tbs, hash_algorithm)  # type: ignore[arg-type]
+    except ByorootError:
+        raise
+    except Exception:
+        raise ByorootError("the root signer failed to sign") from None
