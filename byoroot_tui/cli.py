@@ -441,13 +441,10 @@ def _interrupted(exc: Any, log_path: Path, facts: dict[str, object], state: _Sig
 def _logged_refusal(exc: Exception, log_path: Path, facts: dict[str, object]) -> Exception:
     """Log a refusal; return the error to raise (saying so if the log could not be written)."""
     from byoroot_tui.core.errors import ByorootError
-    from byoroot_tui.core.stationlog import append_event
+    from byoroot_tui.core.stationlog import log_refusal
 
-    try:
-        append_event(log_path, "refused", {**facts, "reason": str(exc)})
-    except ByorootError as log_exc:
-        return ByorootError(f"{exc} (and the station log could not record it: {log_exc})")
-    return exc
+    reason = log_refusal(log_path, facts, str(exc))
+    return exc if reason == str(exc) else ByorootError(reason)
 
 
 def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], state: _SignState) -> int:

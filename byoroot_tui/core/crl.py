@@ -693,7 +693,7 @@ def sign_and_record_crl(plan: CrlPlan, ref: KeySource, secret: bytearray | None,
     log). A log that cannot take an entry raises without a second attempt to log."""
     from byoroot_tui.core.errors import LogRefused, SignedNotExported
     from byoroot_tui.core.interrupts import Interrupted
-    from byoroot_tui.core.stationlog import append_event
+    from byoroot_tui.core.stationlog import log_refusal
 
     state = CrlProgress()
     try:
@@ -714,10 +714,7 @@ def sign_and_record_crl(plan: CrlPlan, ref: KeySource, secret: bytearray | None,
             fields["sha256"] = state.record.sha256
             if "station log" not in reason:
                 reason = f"{reason}; CRL number {state.record.number} is signed and in the station log but was not written"
-        try:
-            append_event(log_path, "refused", {**fields, "reason": reason})
-        except ByorootError as log_exc:
-            reason = f"{reason} (and the station log could not record it: {log_exc})"
+        reason = log_refusal(log_path, fields, reason)
         if state.record is not None:
             raise SignedNotExported(reason) from None
         raise (type(exc)(reason) if isinstance(exc, ByorootError) else ByorootError(reason)) from None

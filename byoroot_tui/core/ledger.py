@@ -469,7 +469,7 @@ def sign_and_record(plan: Plan, ref: Any, secret: bytearray | None, officers: li
     from byoroot_tui.core.errors import LogRefused, SignedNotExported
     from byoroot_tui.core.keyref import sign_with_key
     from byoroot_tui.core.secretbuf import wipe
-    from byoroot_tui.core.stationlog import append_event
+    from byoroot_tui.core.stationlog import log_refusal
 
     try:
         record_signing(log_path, plan, officers, csr_file)
@@ -498,10 +498,7 @@ def sign_and_record(plan: Plan, ref: Any, secret: bytearray | None, officers: li
         if recorded:  # signed and on the log, then refused by the lint after signing
             reason = f"{reason}; the certificate (serial {recorded[0].serial}) is in the station log but was not exported"
             fields.update(serial=recorded[0].serial, sha256=recorded[0].sha256)
-        try:
-            append_event(log_path, "refused", {**fields, "reason": reason})
-        except ByorootError as log_exc:
-            reason = f"{reason} (and the station log could not record it: {log_exc})"
+        reason = log_refusal(log_path, fields, reason)
         if recorded:
             raise SignedNotExported(reason) from None
         raise (type(exc)(reason) if isinstance(exc, ByorootError) else ByorootError(reason)) from None

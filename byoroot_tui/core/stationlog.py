@@ -120,6 +120,16 @@ def append_event(path: str | os.PathLike[str], event: str, fields: dict[str, obj
     return append_entry(path, event, fields)[0]
 
 
+def log_refusal(path: str | os.PathLike[str], fields: dict[str, object], reason: str) -> str:
+    """Record a refusal (`refused`, with ``fields`` and ``reason``); the reason to show: ``reason``
+    itself, or ``reason`` saying the log could not take it (never raises for that)."""
+    try:
+        append_event(path, "refused", {**fields, "reason": reason})
+    except ByorootError as exc:
+        return f"{reason} (and the station log could not record it: {exc})"
+    return reason
+
+
 def append_entry(path: str | os.PathLike[str], event: str, fields: dict[str, object]) -> tuple[str, dict[str, object]]:
     """Append one event; return the new head hash and the entry as written. Raises
     `ByorootError` if it cannot.

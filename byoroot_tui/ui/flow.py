@@ -78,12 +78,6 @@ def _assess(csr: Any, profile: Any, root: Any) -> Any:
     return assess(csr, profile, root)  # what `byoroot inspect` shows, lint included
 
 
-def _log_refusal(log_path: Path, fields: dict[str, object], reason: str) -> None:
-    from byoroot_tui.core.stationlog import append_event
-
-    append_event(log_path, "refused", {**fields, "reason": reason})
-
-
 class Flow:
     """The jobs a ceremony starts, and what the root key's check depends on."""
 
@@ -299,7 +293,8 @@ class Flow:
 
     def log_refusal(self, reason: str) -> str:
         """Record a refused signing in the station log; the reason to show (saying if logging failed)."""
+        from byoroot_tui.core.stationlog import log_refusal
         from byoroot_tui.ui.jobs import attempt
 
-        o = attempt(_log_refusal, self.app.services.station_log(), self.ceremony.log_fields(), reason)
-        return reason if o.ok else f"{reason} (and the station log could not record it: {o.reason})"
+        o = attempt(log_refusal, self.app.services.station_log(), self.ceremony.log_fields(), reason)
+        return o.value if o.value is not None else f"{reason} (and the station log could not record it: {o.reason})"
