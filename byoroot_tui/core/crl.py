@@ -566,22 +566,10 @@ def describe_crl_file(path: Path, limit: int = 4 * 1024 * 1024) -> str:
 
 def render_crl_sheet(rec: CrlRecord, *, log_head: str | None, crl_path: str, when: datetime, host: str) -> str:
     """The printable CRL ceremony sheet (80 columns, UTF-8), from the CRL's log record."""
-    from byoroot_tui.core.fingerprint import grouped_hex, pgp_words, qr_matrix, qr_text
-    from byoroot_tui.core.record import WIDTH, _field, _hash_field, _software, _words_lines
-
-    from byoroot_tui.core.record import DEMO_LINE
+    from byoroot_tui.core.record import WIDTH, _field, _hash_field, fingerprint_page, sheet_head
 
     rule, thin = "=" * WIDTH, "-" * WIDTH
-    out = [rule, "OFFLINE ROOT CA KEY CEREMONY RECORD  -  root CRL issued".center(WIDTH).rstrip(), rule]
-    if crl_is_demo(rec):
-        out += [DEMO_LINE.center(WIDTH).rstrip(), rule]
-    out += _field("Date (UTC):", iso(when))
-    out += _field("Date (local):", when.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
-    out += _field("Station:", host)
-    out += _software()
-    out += _field("CRL file:", safe_text(crl_path))
-    if rec.time:
-        out += _field("Signed (UTC):", rec.time)
+    out = sheet_head("root CRL issued", crl_is_demo(rec), when, host, "CRL file:", crl_path, rec.time)
     out.append(thin)
     out.append("ROOT (ISSUER)")
     out += _field("Subject:", rec.root_subject)
@@ -598,21 +586,7 @@ def render_crl_sheet(rec: CrlRecord, *, log_head: str | None, crl_path: str, whe
         out += _field("    Subject:", e.get("subject", ""))
         out += _field("    Reason:", e.get("reason", "") + (" (no reasonCode)" if e.get("reason") == "unspecified" else ""))
         out += _field("    Revoked (UTC):", e.get("revocation_date", ""))
-    out.append("\f")
-    out.append(f"SHA-256 FINGERPRINT OF {CRL_NAME} (DER)")
-    out.append("  " + grouped_hex(rec.sha256, per_line=8).replace("\n", "\n  "))
-    out.append("")
-    out.append("  as PGP words (read aloud in order):")
-    out += _words_lines(pgp_words(rec.sha256))
-    out.append("")
-    qr = qr_text(qr_matrix(rec.sha256), for_paper=True)
-    pad = max(0, (WIDTH - len(qr[0])) // 2)
-    out += [(" " * pad + line).rstrip() for line in qr]
-    out.append(f"{'QR payload: the fingerprint in lowercase hex':^{WIDTH}}".rstrip())
-    out.append(thin)
-    out += _hash_field("Station log head:", log_head) if log_head else _field("Station log head:", "(no station log)")
-    if log_head:
-        out += _field("  That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
+    out += fingerprint_page(rec.sha256, CRL_NAME, log_head)
     out.append(thin)
     names = [n for n in rec.officers if n.strip()]
     out.append("OFFICERS: I reviewed the CRL above before it was signed: its number, its dates")

@@ -101,6 +101,44 @@ def _software() -> list[str]:
     return _field("Software:", f"byoroot {__version__}, from a station bundle") + _hash_field("Bundle manifest:", digest)
 
 
+def sheet_head(what: str, demo: bool, when: datetime, host: str, file_label: str, file_path: str,
+               signed: str) -> list[str]:
+    """The top of a ceremony sheet (a certificate's or a CRL's): title, DEMO mark, dates, station,
+    software, the file written and when it was signed."""
+    rule = "=" * WIDTH
+    out = [rule, f"OFFLINE ROOT CA KEY CEREMONY RECORD  -  {what}".center(WIDTH).rstrip(), rule]
+    if demo:
+        out += [DEMO_LINE.center(WIDTH).rstrip(), rule]
+    out += _field("Date (UTC):", iso(when))
+    out += _field("Date (local):", when.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
+    out += _field("Station:", host)
+    out += _software()
+    out += _field(file_label, safe_text(file_path))
+    if signed:
+        out += _field("Signed (UTC):", signed)
+    return out
+
+
+def fingerprint_page(sha256: str, file_name: str, log_head: str | None) -> list[str]:
+    """The fingerprint of ``file_name`` as hex, PGP words and QR, then the station log's head.
+
+    It starts with a form feed: the fingerprint, its words and the QR start a page of their own,
+    so a printer (CUPS' texttopdf breaks at 54-66 lines a page) never splits the QR."""
+    out = ["\f", f"SHA-256 FINGERPRINT OF {file_name} (DER)", "  " + grouped_hex(sha256, per_line=8).replace("\n", "\n  "),
+           "", "  as PGP words (read aloud in order):"]
+    out += _words_lines(pgp_words(sha256))
+    out.append("")
+    qr = qr_text(qr_matrix(sha256), for_paper=True)
+    pad = max(0, (WIDTH - len(qr[0])) // 2)
+    out += [(" " * pad + line).rstrip() for line in qr]  # the quiet zone is blank paper
+    out.append(f"{'QR payload: the fingerprint in lowercase hex':^{WIDTH}}".rstrip())
+    out.append("-" * WIDTH)
+    out += _hash_field("Station log head:", log_head) if log_head else _field("Station log head:", "(no station log)")
+    if log_head:  # the export's own entry follows: the log's head moves on after this sheet is made
+        out += _field("  That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
+    return out
+
+
 def render_sheet(
     issued: Issued | IssuedRecord,
     *,
@@ -119,19 +157,10 @@ def render_sheet(
     rec = issued
     when = when or utcnow()
     host = safe_text(host or socket.gethostname(), 60)
-    local = when.astimezone()
     rule = "=" * WIDTH
     thin = "-" * WIDTH
-    out = [rule, "OFFLINE ROOT CA KEY CEREMONY RECORD  -  intermediate CA issued".center(WIDTH).rstrip(), rule]
-    if is_demo(rec):
-        out += [DEMO_LINE.center(WIDTH).rstrip(), rule]
-    out += _field("Date (UTC):", iso(when))
-    out += _field("Date (local):", local.strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)"))
-    out += _field("Station:", host)
-    out += _software()
-    out += _field("Certificate file:", safe_text(certificate_path))
-    if rec.time:
-        out += _field("Signed (UTC):", rec.time)
+    out = sheet_head("intermediate CA issued", is_demo(rec), when, host, "Certificate file:", certificate_path,
+                     rec.time)
     out.append(thin)
     out.append("REQUEST")
     out += _field("CSR file:", safe_text(rec.csr_file))
@@ -155,23 +184,7 @@ def render_sheet(
     out += _field("Signature:", rec.signature_algorithm)
     for warning in rec.warnings:
         out += _field("Warning:", warning)
-    # A form feed: the fingerprint, its words and the QR start a page of their own, so a printer
-    # (CUPS' texttopdf breaks at 54-66 lines a page) never splits the QR.
-    out.append("\f")
-    out.append("SHA-256 FINGERPRINT OF intermediate.crt (DER)")
-    out.append("  " + grouped_hex(rec.sha256, per_line=8).replace("\n", "\n  "))
-    out.append("")
-    out.append("  as PGP words (read aloud in order):")
-    out += _words_lines(pgp_words(rec.sha256))
-    out.append("")
-    qr = qr_text(qr_matrix(rec.sha256), for_paper=True)
-    pad = max(0, (WIDTH - len(qr[0])) // 2)
-    out += [(" " * pad + line).rstrip() for line in qr]  # the quiet zone is blank paper
-    out.append(f"{'QR payload: the fingerprint in lowercase hex':^{WIDTH}}".rstrip())
-    out.append(thin)
-    out += _hash_field("Station log head:", log_head) if log_head else _field("Station log head:", "(no station log)")
-    if log_head:  # the export's own entry follows: the log's head moves on after this sheet is made
-        out += _field("  That head is:", "the log as this sheet was made; check it with `byoroot log verify --includes`")
+    out += fingerprint_page(rec.sha256, "intermediate.crt", log_head)
     out.append(thin)
     names = [n for n in rec.officers if n.strip()]
     if len(names) >= 2:

@@ -81,7 +81,9 @@ class _Sheet:
         pdf.ln(1.5)
         self.line(title, size=10, style="B")
 
-    def header(self, what: str, demo: bool) -> None:
+    def header(self, what: str, demo: bool, when: datetime, host: str, software: str | None, file_label: str,
+               file_path: str, signed: str) -> None:
+        """The top of the sheet: DEMO mark, title, date, station, software, the file written, when signed."""
         if demo:
             self.pdf.set_text_color(200, 0, 0)
             self.line(DEMO_MARK, size=14, style="B", h=7)
@@ -89,6 +91,13 @@ class _Sheet:
         self.line("OFFLINE ROOT CA KEY CEREMONY RECORD", size=15, style="B", h=8)
         self.line(what, size=11, h=6)
         self.pdf.ln(1)
+        self.field("Date (UTC):", iso(when))
+        self.field("Station:", host)
+        if software:
+            self.field("Software:", software)
+        self.field(file_label, file_path)
+        if signed:
+            self.field("Signed (UTC):", signed)
 
     def fingerprint(self, sha256: str, file_name: str) -> None:
         """The fingerprint as hex, its PGP words and the QR code, together on one page."""
@@ -179,14 +188,7 @@ def render_pdf(
 ) -> bytes:
     sheet = _Sheet(paper, when, "Offline root CA key ceremony record")
     field, section = sheet.field, sheet.section
-    sheet.header("intermediate CA issued", demo)
-    field("Date (UTC):", iso(when))
-    field("Station:", host)
-    if software:
-        field("Software:", software)
-    field("Certificate file:", certificate_path)
-    if rec.time:
-        field("Signed (UTC):", rec.time)
+    sheet.header("intermediate CA issued", demo, when, host, software, "Certificate file:", certificate_path, rec.time)
 
     section("REQUEST")
     field("CSR file:", rec.csr_file)
@@ -232,14 +234,7 @@ def render_crl_pdf(
     r: Any = rec
     sheet = _Sheet(paper, when, "Offline root CA key ceremony record: root CRL")
     field, section = sheet.field, sheet.section
-    sheet.header("root CRL issued", demo)
-    field("Date (UTC):", iso(when))
-    field("Station:", host)
-    if software:
-        field("Software:", software)
-    field("CRL file:", crl_path)
-    if r.time:
-        field("Signed (UTC):", r.time)
+    sheet.header("root CRL issued", demo, when, host, software, "CRL file:", crl_path, r.time)
     section("ROOT (ISSUER)")
     field("Subject:", r.root_subject)
     field("Certificate SHA-256:", grouped_hex(r.root_sha256, per_line=8), mono=True)
