@@ -392,10 +392,9 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     from byoroot_tui.core.errors import ByorootError, LogRefused
     from byoroot_tui.core.interrupts import Interrupted
     from byoroot_tui.core.ledger import NotRecorded
-    from byoroot_tui.core.stationlog import default_log_path
     from byoroot_tui.core.text import safe_text
 
-    log_path = Path(args.log) if args.log else default_log_path()
+    log_path = _log_path(args)
     facts: dict[str, object] = {"csr_file": safe_text(Path(args.csr).name)}
     state = _SignState()
     try:
@@ -528,23 +527,31 @@ def _sign(args: argparse.Namespace, log_path: Path, facts: dict[str, object], st
 # ---------------------------------------------------------------------------- export
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    """Write a certificate's three files again from its `issued` entry: no key, no new signature."""
-    from byoroot_tui.core.interrupts import Interrupted
-    from byoroot_tui.core.ledger import find_issued
-    from byoroot_tui.core.record import export_record
+def _export_again(export: Any, record: Any, args: argparse.Namespace, log_path: Path) -> Any:
+    """`export` (record.export_record or crl.export_crl) of a record from the station log into
+    --out, as `byoroot export` and `byoroot export-crl` run it: a signal says what is where in
+    one line; the export's notes go to stderr."""
     from byoroot_tui.core.errors import ByorootError
-    from byoroot_tui.core.stationlog import default_log_path
-    from byoroot_tui.core.text import safe_text
+    from byoroot_tui.core.interrupts import Interrupted
 
-    log_path = Path(args.log) if args.log else default_log_path()
-    record = find_issued(log_path, args.serial)
     try:
-        exported = export_record(record, Path(args.out), log_path=log_path, overwrite=args.force, paper=args.paper)
+        exported = export(record, Path(args.out), log_path=log_path, overwrite=args.force, paper=args.paper)
     except Interrupted as exc:
         raise ByorootError(getattr(exc, "message", f"interrupted by {exc.name}")) from None
     for note in exported.notes:
         print(f"byoroot: {note}", file=sys.stderr)
+    return exported
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a certificate's three files again from its `issued` entry: no key, no new signature."""
+    from byoroot_tui.core.ledger import find_issued
+    from byoroot_tui.core.record import export_record
+    from byoroot_tui.core.text import safe_text
+
+    log_path = _log_path(args)
+    record = find_issued(log_path, args.serial)
+    exported = _export_again(export_record, record, args, log_path)
     if args.json:
         _emit_json({"ok": True, "serial": record.serial, "sha256": record.sha256,
                     "certificate": str(exported.certificate), "qr_png": str(exported.qr_png),
@@ -740,18 +747,11 @@ def _cmd_crl(args: argparse.Namespace) -> int:
 def cmd_export_crl(args: argparse.Namespace) -> int:
     """Write a CRL's files again from its `crl_issued` entry: no key, no new signature."""
     from byoroot_tui.core.crl import export_crl, find_crl
-    from byoroot_tui.core.errors import ByorootError
-    from byoroot_tui.core.interrupts import Interrupted
     from byoroot_tui.core.text import safe_text
 
     log_path = _log_path(args)
     record = find_crl(log_path, args.number)
-    try:
-        exported = export_crl(record, Path(args.out), log_path=log_path, overwrite=args.force, paper=args.paper)
-    except Interrupted as exc:
-        raise ByorootError(getattr(exc, "message", f"interrupted by {exc.name}")) from None
-    for note in exported.notes:
-        print(f"byoroot: {note}", file=sys.stderr)
+    exported = _export_again(export_crl, record, args, log_path)
     if args.json:
         _emit_json({"ok": True, "crl_number": record.number, "sha256": record.sha256,
                     "files": [str(p) for p in exported.files], "log": os.path.abspath(log_path),
