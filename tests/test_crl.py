@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 import factories as f
+from byoroot_tui.core.issue import serial_hex  # the serial as the log and byoroot write it: even-length hex
 from test_pkcs11_softhsm import PIN, SoftHsm, hsm, make_hsm_root, make_stick, pin_file, run_sign  # noqa: F401
 
 OFFICERS = ("--officer", "Alice Martin", "--officer", "Bob Okafor")
@@ -49,7 +50,7 @@ class Station:
         r = cli(*self.c.sign_argv("--log", self.log))
         assert r.rc == 0, r.err
         self.cert = self.c.issued()
-        self.serial = f"{self.cert.serial_number:x}"
+        self.serial = serial_hex(self.cert.serial_number)
 
     def revoke(self, *extra: object, serial: str | None = None, reason: str = "keyCompromise") -> f.Run:
         return self.cli("revoke", serial or self.serial, "--reason", reason, *OFFICERS, "--log", self.log, *extra)
@@ -332,7 +333,7 @@ def test_crl_signed_by_a_root_key_in_softhsm(hsm: SoftHsm, tmp_path: Path) -> No
     def byoroot(*argv: object) -> subprocess.CompletedProcess[bytes]:
         return f.run_proc([f.byoroot_exe(), *argv], timeout=120)
 
-    p = byoroot("revoke", f"{cert.serial_number:x}", "--reason", "superseded", *OFFICERS, "--log", log)
+    p = byoroot("revoke", serial_hex(cert.serial_number), "--reason", "superseded", *OFFICERS, "--log", log)
     assert p.returncode == 0, p.stderr
     out = tmp_path / "out"
     out.mkdir()

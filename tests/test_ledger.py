@@ -11,6 +11,7 @@ import factories as f
 from byoroot_tui.core.ledger import ledger_rows, ledger_warnings, read_ledger
 from byoroot_tui.core.root import iso
 from byoroot_tui.core.stationlog import append_event
+from byoroot_tui.core.issue import serial_hex  # the serial as the log and byoroot write it: even-length hex
 
 OFFICERS = ("--officer", "Alice Martin", "--officer", "Bob Okafor")
 
@@ -25,11 +26,11 @@ def test_statuses_and_warnings_through_a_real_ceremony(tmp_path: Path, cli) -> N
     c = f.make_ceremony(tmp_path)
     log = tmp_path / "log.jsonl"
     assert cli(*c.sign_argv("--log", log)).rc == 0
-    first = f"{c.issued().serial_number:x}"
+    first = serial_hex(c.issued().serial_number)
     second_stick = tmp_path / "second"
     second_stick.mkdir()
     assert cli(*c.sign_argv("--log", log, "--out", second_stick)).rc == 0
-    second = f"{c.issued(second_stick).serial_number:x}"
+    second = serial_hex(c.issued(second_stick).serial_number)
 
     now = f.utcnow()
     rows = {r.serial: r for r in ledger_rows(log, now)}

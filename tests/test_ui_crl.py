@@ -16,6 +16,7 @@ from textual.widgets import OptionList
 import factories as f
 from byoroot_tui.ui import drive
 from byoroot_tui.ui.app import make_app
+from byoroot_tui.core.issue import serial_hex  # the serial as the log and byoroot write it: even-length hex
 from test_ui_ceremony import run, services
 
 OFFICERS = ("--officer", "Alice Martin", "--officer", "Bob Okafor")
@@ -30,7 +31,7 @@ def issued_station(tmp_path: Path, cli: Any) -> tuple[Any, Path, str]:
     log = tmp_path / "station-log.jsonl"
     r = cli(*c.sign_argv("--log", log))
     assert r.rc == 0, r.err
-    return c, log, f"{c.issued().serial_number:x}"
+    return c, log, serial_hex(c.issued().serial_number)
 
 
 def test_the_root_crl_ceremony_by_keyboard(tmp_path: Path, cli: Any) -> None:
