@@ -423,20 +423,14 @@ class Ceremony:
             return None
         if self.is_crl:
             return self.plan_token(), _plan_crl, (self.root, log_path, now, self.next_update_days)
-        profile = self.plan_wanted()
-        if profile is None:
-            return None
-        return self.plan_token(), _make_plan, (self.csr, profile, self.root, now, serial)
-
-    def plan_wanted(self) -> Profile | None:
-        """The profile to plan with when a plan can be made now (a refused profile is set as the plan's error)."""
-        if self.csr is None or self.root is None or self.signed:
+        if self.csr is None:
             return None
         try:
-            return self.profile
+            profile = self.profile
         except ByorootError as exc:
             self.set_plan(None, str(exc))
             return None
+        return self.plan_token(), _make_plan, (self.csr, profile, self.root, now, serial)
 
     def planned(self, token: tuple[object, ...], plan: Plan | CrlPlan | None, error: str | None) -> bool:
         if self.signed or token != self.plan_token():
@@ -641,16 +635,6 @@ class Ceremony:
 
     def set_ledger(self, ledger: Ledger | None, error: str | None) -> None:
         self.ledger, self.ledger_error = ledger, error
-
-    def set_next_update_days(self, days: int) -> None:
-        self._locked()
-        from byoroot_tui.core.crl import MAX_NEXT_UPDATE_DAYS
-
-        if not 1 <= days <= MAX_NEXT_UPDATE_DAYS:
-            raise InputRefused(f"nextUpdate must be 1 to {MAX_NEXT_UPDATE_DAYS} days after thisUpdate")
-        if days != self.next_update_days:
-            self.next_update_days = days
-            self.invalidate_plan()
 
     # -------------------------------------------------------------- the work of the shared steps
     # (run in worker threads: each returns a function and its arguments, taken from this value on

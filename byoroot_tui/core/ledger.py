@@ -243,7 +243,6 @@ def record_issued(log_path: str | os.PathLike[str], record: IssuedRecord) -> Iss
 
 # ----------------------------------------------------------------------------- revocations, CRLs, the ledger
 
-STATUSES = ("valid", "revoked", "expired", "refused")
 CRL_WARN_DAYS = 30  # warn when the last CRL's nextUpdate is closer than this
 
 
@@ -403,6 +402,7 @@ def ledger_from_entries(entries: list[dict[str, Any]], now: datetime | None = No
     refused_certs = {e.get("sha256") for e in entries if e.get("event") == "refused" and "crl_number" not in e}
     revoked = {r.serial.lower(): r for r in reversed(revoked_entries(entries))}  # the first revocation counts
     crls = issued_crls(entries)
+    by_number = sorted(crls, key=lambda c: c.number)
     rows = []
     for e in issued_entries(entries):
         def text(key: str) -> str:
@@ -413,7 +413,7 @@ def ledger_from_entries(entries: list[dict[str, Any]], now: datetime | None = No
         not_after = parse_time(e.get("not_after"))
         expired = not_after is not None and not_after <= now
         rev = revoked.get(serial)
-        on_crl = next((c.number for c in sorted(crls, key=lambda c: c.number) if serial in c.serials), None)
+        on_crl = next((c.number for c in by_number if serial in c.serials), None)
         if e.get("sha256") in refused_certs:
             status = "refused"
         elif rev is not None:
@@ -426,12 +426,11 @@ def ledger_from_entries(entries: list[dict[str, Any]], now: datetime | None = No
                               not_after=text("not_after"), sha256=text("sha256"), status=status, expired=expired,
                               revoked_at=rev.revocation_date if rev else None, reason=rev.reason if rev else None,
                               on_crl=on_crl if rev else None, root_sha256=text("root_sha256")))
-    return Ledger(rows, crls, _warnings(rows, crls, now))
+    return Ledger(rows, crls, _warnings(rows, by_number[-1] if by_number else None, now))
 
 
-def _warnings(rows: list[LedgerRow], crls: list[CrlSummary], now: datetime) -> list[str]:
+def _warnings(rows: list[LedgerRow], last: CrlSummary | None, now: datetime) -> list[str]:
     warnings = []
-    last = max(crls, key=lambda c: c.number, default=None)
     if last is None:
         if any(r.status != "refused" for r in rows):
             warnings.append("no CRL has been issued yet: relying parties that check revocation of the intermediates "
